@@ -1,0 +1,42 @@
+"""scenario-forecast: probabilities of a crisis's scenario tree, from priors and dated evidence.
+
+>>> import forecast as fc
+>>> scenario, evidence = fc.load_default()
+>>> result = fc.exact_update(scenario, evidence, as_of="2025-04-18")
+>>> sorted(result.marginals["event"].unique())[:2]
+['long_range_weapons', 'russia_accepts']
+"""
+
+from .bundled import default_paths, load_default
+from .errors import ForecastError, InputError, Problem
+from .evidence import EvidenceLog, append_entry, load_evidence
+from .scenario import Branch, Event, Prior, Resolution, Scenario, Settings, load_scenario, scenario_from_dict
+from .tables import VIEWS, Forecast, exact_update, format_table
+from .update import BeliefHistory, run_filter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BeliefHistory",
+    "Branch",
+    "Event",
+    "EvidenceLog",
+    "Forecast",
+    "ForecastError",
+    "InputError",
+    "Prior",
+    "Problem",
+    "Resolution",
+    "Scenario",
+    "Settings",
+    "VIEWS",
+    "append_entry",
+    "default_paths",
+    "exact_update",
+    "format_table",
+    "load_default",
+    "load_evidence",
+    "load_scenario",
+    "run_filter",
+    "scenario_from_dict",
+]

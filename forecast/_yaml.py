@@ -1,0 +1,130 @@
+"""Safe YAML reading that remembers where every key and item stood.
+
+PyYAML's ``safe_load`` forgets line numbers, reads ``yes``/``no`` as booleans and lets
+duplicate keys through. Here a document is *composed* (no object is constructed from a
+tag), then walked: mappings become :class:`Node` dicts whose ``lines`` say where each
+key stood and whose ``raw`` keeps each scalar's text, tags other than YAML's plain
+types are refused, and alias expansion is bounded so a "billion laughs" file is an
+error, not a hang.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .errors import Problems
+
+__all__ = ["Node", "Seq", "load_located"]
+
+MAX_NODES = 100_000
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+class Node(dict):
+    """A mapping read from YAML; ``line``, ``lines[key]`` and ``raw[key]`` locate it."""
+
+    line: int
+    lines: dict[str, int]
+    raw: dict[str, str]
+
+
+class Seq(list):
+    """A sequence read from YAML; ``line``, ``lines[i]`` and ``raw[i]`` locate it."""
+
+    line: int
+    lines: list[int]
+    raw: list[str]
+
+
+class _Walker:
+    def __init__(self, found: Problems):
+        self.found = found
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def walk(self, node: yaml.Node) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge(node.start_mark.line + 1)
+        if node.tag not in _PLAIN_TAGS:
+            self.found.add(
+                node.start_mark.line + 1, "yaml", f"tag {node.tag!r} is not allowed (plain YAML only)"
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            out = Node()
+            out.line, out.lines, out.raw = node.start_mark.line + 1, {}, {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.found.add(key_node.start_mark.line + 1, "yaml", "merge keys (<<) are not supported")
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.found.add(key_node.start_mark.line + 1, "yaml", "keys must be plain text")
+                    continue
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in out.lines:
+                    self.found.add(line, key, f"duplicate key (first given on line {out.lines[key]})")
+                    continue
+                out.lines[key] = line
+                if isinstance(value_node, yaml.ScalarNode):
+                    out.raw[key] = str(value_node.value)
+                out[key] = self.walk(value_node)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            seq = Seq()
+            seq.line, seq.lines, seq.raw = node.start_mark.line + 1, [], []
+            for item in node.value:
+                seq.lines.append(item.start_mark.line + 1)
+                seq.raw.append(str(item.value) if isinstance(item, yaml.ScalarNode) else "")
+                seq.append(self.walk(item))
+            return seq
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self.found.add(node.start_mark.line + 1, "yaml", f"cannot read value {node.value!r}: {exc}")
+            return node.value
+
+
+class _TooLarge(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
+def load_located(text: str, found: Problems) -> Any:
+    """Compose and walk one YAML document; problems go to ``found``.
+
+    Returns ``None`` when the text is not valid YAML (the problem is recorded).
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        found.add(line, "yaml", f"not valid YAML: {exc.problem or exc.context}")
+        return None
+    except yaml.YAMLError as exc:
+        found.add(1, "yaml", f"not valid YAML: {exc}")
+        return None
+    if root is None:
+        return None
+    try:
+        return _Walker(found).walk(root)
+    except _TooLarge as exc:
+        found.add(exc.line, "yaml", f"document expands to more than {MAX_NODES} nodes (aliases?)")
+        return None
+    except RecursionError:
+        found.add(1, "yaml", "document is nested too deeply (recursive alias?)")
+        return None

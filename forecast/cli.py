@@ -1,0 +1,210 @@
+"""The ``forecast`` command: validate inputs, print tables, write reports, compare snapshots.
+
+Bad input of any kind ends with ``PATH:LINE: field: message`` lines and exit 1, never a
+traceback; nothing here writes to an input file. The exact path imports neither PyMC
+nor matplotlib, so ``forecast table`` starts about as fast as pandas does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forecast",
+        description="Probabilities of a scenario tree from priors and a dated evidence log. "
+        "Without --scenario/--evidence the bundled example (spring 2025 Ukraine talks) is used.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def inputs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--scenario", metavar="P", help="scenario YAML file (default: the bundled example)")
+        p.add_argument("--evidence", metavar="P", help="evidence log CSV (default: the bundled example's)")
+        p.add_argument("--resolutions", metavar="P", help="resolutions CSV: event,outcome,date[,citation]")
+
+    def method(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--as-of", metavar="DATE", help="forecast as of this date (default: the last entry's)")
+        p.add_argument("--method", choices=("exact", "mcmc"), default="exact", help="exact update or the PyMC model")
+        p.add_argument("--likelihood", choices=("normal", "student"), default="normal", help="mcmc: evidence error")
+        p.add_argument("--reliability", choices=("fixed", "learned"), default="fixed", help="mcmc: source weights")
+        p.add_argument("--draws", type=_positive, default=1000, metavar="N", help="mcmc: draws per chain")
+        p.add_argument("--tune", type=_positive, default=1000, metavar="N", help="mcmc: tuning steps per chain")
+        p.add_argument("--chains", type=_positive, default=2, metavar="N", help="mcmc: chains")
+        p.add_argument("--seed", type=int, default=None, metavar="N", help="random seed (default: the scenario's)")
+        p.add_argument("--strict", action="store_true", help="mcmc: exit 1 on divergences or R-hat > 1.01")
+
+    p = sub.add_parser("validate", help="check a scenario and evidence log; list every problem")
+    inputs(p)
+
+    p = sub.add_parser("table", help="print one of the tables")
+    inputs(p)
+    method(p)
+    p.add_argument("--view", choices=("branches", "paths", "marginals", "trajectory"), default="branches")
+    p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    p = sub.add_parser("report", help="write every table and figure to a folder")
+    inputs(p)
+    method(p)
+    p.add_argument("--out", default="reports", metavar="DIR", help="report folder (default: reports)")
+
+    p = sub.add_parser("diff", help="what moved between two report folders, and which evidence moved it")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    p = sub.add_parser("append", help="append one entry to an evidence log, atomically, after validating it")
+    inputs(p)
+    p.add_argument("fields", nargs="+", metavar="COLUMN=VALUE", help="e.g. id=E100 date=2025-04-20 event=us_exits ...")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
+    return value
+
+
+def _load(args: argparse.Namespace):
+    from .bundled import default_paths
+    from .errors import InputError, Problem
+    from .evidence import load_evidence
+    from .scenario import load_scenario
+
+    default_scenario, default_evidence = default_paths()
+    if args.scenario and not args.evidence:
+        raise InputError([Problem(args.scenario, 1, "--evidence", "give the evidence log that goes with this scenario")])
+    scenario = load_scenario(args.scenario or default_scenario)
+    evidence_path = args.evidence or default_evidence
+    evidence = load_evidence(evidence_path, scenario)
+    if getattr(args, "resolutions", None):
+        from .scenario import apply_resolutions
+
+        scenario = apply_resolutions(scenario, args.resolutions)
+    return scenario, evidence, [Path(args.scenario or default_scenario), Path(evidence_path)]
+
+
+def _make(args: argparse.Namespace, scenario, evidence):
+    from .tables import make_forecast
+
+    options = {}
+    if args.method == "mcmc":
+        options = {"likelihood": args.likelihood, "reliability": args.reliability, "draws": args.draws,
+                   "tune": args.tune, "chains": args.chains, "progress": sys.stderr.isatty()}
+    if args.seed is not None:
+        options["seed"] = args.seed
+    return make_forecast(scenario, evidence, as_of=args.as_of, method=args.method, **options)
+
+
+def _check_diagnostics(result, strict: bool) -> int:
+    warning = getattr(result, "convergence_warning", None)
+    if warning:
+        print(f"forecast: warning: {warning}", file=sys.stderr)
+        return 1 if strict else 0
+    return 0
+
+
+def _write_output(text: str, output: str | None, inputs: Sequence[Path]) -> None:
+    if not output:
+        sys.stdout.write(text)
+        return
+    target = Path(output)
+    for path in inputs:
+        if target.exists() and path.exists() and target.resolve() == path.resolve():
+            from .errors import ForecastError
+
+            raise ForecastError(f"{output}: -o: refusing to overwrite an input file")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        scenario, evidence, _ = _load(args)
+        print(f"ok: {scenario.id}: {len(scenario.events)} events, {len(scenario.branches)} branches, "
+              f"{len(evidence)} evidence entries")
+        return 0
+    if args.command == "table":
+        from .tables import format_table
+
+        scenario, evidence, paths = _load(args)
+        result = _make(args, scenario, evidence)
+        status = _check_diagnostics(result, args.strict)
+        _write_output(format_table(result.table(args.view), args.format), args.output, paths)
+        return status
+    if args.command == "report":
+        from .report import write_report
+
+        scenario, evidence, paths = _load(args)
+        result = _make(args, scenario, evidence)
+        status = _check_diagnostics(result, args.strict)
+        folder = write_report(result, args.out, inputs=paths)
+        print(result.text)
+        print(f"\nreport written to {folder}")
+        return status
+    if args.command == "diff":
+        from .snapshot import diff_snapshots
+
+        diff = diff_snapshots(args.old, args.new)
+        _write_output(diff.format(args.format), args.output, [])
+        return 0
+    if args.command == "append":
+        from .errors import InputError, Problem
+        from .evidence import append_entry
+
+        if not args.evidence:
+            raise InputError([Problem("<command line>", 1, "--evidence", "name the log to append to; the bundled log is read-only")])
+        scenario, _, _ = _load(args)
+        entry = {}
+        for item in args.fields:
+            if "=" not in item:
+                raise InputError([Problem("<command line>", 1, item, "expected COLUMN=VALUE")])
+            key, value = item.split("=", 1)
+            entry[key.strip()] = value
+        log = append_entry(args.evidence, entry, scenario)
+        print(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)")
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    from .errors import ForecastError
+
+    try:
+        return _run(args)
+    except ForecastError as exc:
+        stream = sys.stdout if args.command == "validate" else sys.stderr
+        print(str(exc), file=stream)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("forecast: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: still no traceback unless asked
+        if os.environ.get("FORECAST_DEBUG"):
+            raise
+        print(f"forecast: internal error ({type(exc).__name__}: {exc}); set FORECAST_DEBUG=1 for details", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Errors raised for bad input: every problem of a file, each located as ``PATH:LINE``.
+
+All exceptions of the package subclass :class:`ValueError` and live here, so callers
+can catch one family. A :class:`InputError` carries a list of :class:`Problem`, one per
+thing wrong, and prints them one a line in the ``PATH:LINE: field: message`` form the
+command line promises.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["ForecastError", "InputError", "Problem", "Problems", "nearest"]
+
+
+class ForecastError(ValueError):
+    """Base class of every error the package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file.
+
+    Parameters
+    ----------
+    path : str
+        The file, as the user named it.
+    line : int
+        1-based line number (1 for problems of the file as a whole).
+    field : str
+        The key, column or setting at fault.
+    message : str
+        What was found, what was expected and, where it helps, a correction.
+    """
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class InputError(ForecastError):
+    """Raised when an input has one or more problems; ``str()`` lists them all."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = sorted(
+            set(problems), key=lambda p: (p.path, p.line, p.field, p.message)
+        )
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Problems:
+    """Collects problems while a file is read, then raises them all at once.
+
+    Examples
+    --------
+    >>> found = Problems("s.yaml")
+    >>> found.add(3, "prior.p", "1.5 is outside (0, 1)")
+    >>> len(found)
+    1
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.items: list[Problem] = []
+
+    def add(self, line: int | None, field: str, message: str) -> None:
+        """Record a problem at ``line`` of this file."""
+        self.items.append(Problem(self.path, int(line or 1), field, message))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        """Record problems found elsewhere (possibly in other files)."""
+        self.items.extend(problems)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def raise_if_any(self) -> None:
+        """Raise :class:`InputError` listing every recorded problem, if any."""
+        if self.items:
+            raise InputError(self.items)
+
+
+def nearest(name: str, valid: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest valid name, or ``""``.
+
+    Examples
+    --------
+    >>> nearest("parnets", ["parents", "prior"])
+    " (did you mean 'parents'?)"
+    """
+    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -1,0 +1,753 @@
+"""The scenario tree: events, their outcomes and parents, and a prior for every branch.
+
+A scenario is read from YAML (see ``data/README.md``) and validated completely when
+built: every problem of the file is reported at once as ``PATH:LINE: field: message``.
+The objects are frozen; revising a prior or adding a resolution returns a new scenario.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from . import belief
+from ._yaml import Node, Seq, load_located
+from .errors import Problems, nearest
+from .grading import GRADES, Grading
+
+__all__ = [
+    "apply_resolutions",
+    "Branch",
+    "Event",
+    "Prior",
+    "Resolution",
+    "Scenario",
+    "Settings",
+    "format_given",
+    "load_scenario",
+    "parse_given",
+    "scenario_from_dict",
+]
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+OUTCOME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+TOP_KEYS = ("id", "title", "description", "settings", "events")
+SETTING_KEYS = ("start", "interval", "drift_per_day", "seed", "draws", "weights", "lr_sd", "verbal")
+EVENT_KEYS = ("id", "question", "outcomes", "parents", "deadline", "prior", "resolution", "notes")
+PRIOR_KEYS = ("p", "sd", "beta", "interval", "probs")
+RESOLUTION_KEYS = ("outcome", "date", "citation")
+DEFAULT_SD = 1.0
+
+
+# --------------------------------------------------------------------------- objects
+
+
+@dataclass(frozen=True, eq=False)
+class Prior:
+    """A branch's prior belief: ``x ~ N(mean, cov)`` on the logit / log-ratio scale.
+
+    ``probabilities`` are the mean probabilities of the outcomes the analyst entered
+    (matched exactly for ``p`` and ``probs`` priors). Build one with
+    :meth:`from_spec`.
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    probabilities: tuple[float, ...]
+    spec: Mapping[str, Any]
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], n_outcomes: int = 2) -> Prior:
+        """Build a prior from a validated spec such as ``{"p": 0.2, "sd": 1.0}``.
+
+        Examples
+        --------
+        >>> prior = Prior.from_spec({"p": 0.2, "sd": 1.0})
+        >>> round(prior.probabilities[0], 6), float(prior.cov[0, 0])
+        (0.2, 1.0)
+        """
+        d = n_outcomes - 1
+        if "probs" in spec:
+            sd = float(spec.get("sd", DEFAULT_SD))
+            probs = np.array([float(v) for v in spec["probs"].values()])
+            if d == 1:
+                mean = np.atleast_1d(belief.match_mean_logit(probs[0], sd))
+            else:
+                mean = belief.match_mean_logratios(probs, sd) if sd > 0 else np.log(probs[:-1] / probs[-1])
+            cov = np.eye(d) * sd**2
+        elif "beta" in spec:
+            p, sd = belief.logitnormal_from_beta(*(float(v) for v in spec["beta"]))
+            mean, cov = np.atleast_1d(belief.match_mean_logit(p, sd)), np.eye(1) * sd**2
+        elif "interval" in spec:
+            m, sd = belief.logitnormal_from_interval(*(float(v) for v in spec["interval"]))
+            mean, cov = np.array([m]), np.eye(1) * sd**2
+        else:
+            sd = float(spec.get("sd", DEFAULT_SD))
+            mean = np.atleast_1d(belief.match_mean_logit(float(spec["p"]), sd))
+            cov = np.eye(1) * sd**2
+        if d == 1:
+            p1 = float(belief.expected_sigmoid(mean[0], cov[0, 0]))
+            probabilities: tuple[float, ...] = (p1, 1.0 - p1)
+        else:
+            probabilities = tuple(float(v) for v in belief.expected_softmax(mean, cov))
+        return cls(mean.astype(float), cov.astype(float), probabilities, MappingProxyType(dict(spec)))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How an event resolved, and when."""
+
+    outcome: str
+    date: dt.date
+    citation: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Event:
+    """A question that will resolve, conditional on its parents' outcomes."""
+
+    id: str
+    question: str
+    outcomes: tuple[str, ...] = ("yes", "no")
+    parents: tuple[str, ...] = ()
+    priors: Mapping[tuple[tuple[str, str], ...], Prior] = field(default_factory=dict)
+    deadline: dt.date | None = None
+    resolution: Resolution | None = None
+
+    @property
+    def dim(self) -> int:
+        """Dimension of a branch's belief state (outcomes less one)."""
+        return len(self.outcomes) - 1
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One event under one configuration of its parents' outcomes."""
+
+    event: str
+    given: tuple[tuple[str, str], ...]
+    index: int
+
+    @property
+    def given_text(self) -> str:
+        """``parent=outcome;parent=outcome`` in the parents' order; ``""`` for a root."""
+        return format_given(self.given)
+
+    @property
+    def label(self) -> str:
+        """``event | given`` (or just ``event`` for a root), for display."""
+        return f"{self.event} | {self.given_text}" if self.given else self.event
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Scenario-wide settings (see ``data/README.md``)."""
+
+    start: dt.date | None = None
+    interval: float = 0.9
+    drift_per_day: float = 0.0
+    seed: int = 0
+    draws: int = 4000
+    grading: Grading = field(default_factory=Grading)
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A validated scenario tree. Build with :func:`load_scenario` or :func:`scenario_from_dict`.
+
+    Attributes
+    ----------
+    events : tuple of Event
+        In dependency order (parents first).
+    branches : tuple of Branch
+        Every branch, event by event, parents' outcomes in declared order.
+    """
+
+    id: str
+    title: str
+    settings: Settings
+    events: tuple[Event, ...]
+    path: str = "<scenario>"
+    branches: tuple[Branch, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_events", {e.id: e for e in self.events})
+        branches = []
+        for event in self.events:
+            for given in self.givens(event.id):
+                branches.append(Branch(event.id, given, len(branches)))
+        object.__setattr__(self, "branches", tuple(branches))
+
+    def event(self, event_id: str) -> Event:
+        """The event with this id."""
+        try:
+            return self._events[event_id]  # type: ignore[attr-defined]
+        except KeyError:
+            known = [e.id for e in self.events]
+            raise KeyError(f"no event {event_id!r}{nearest(event_id, known)}") from None
+
+    def givens(self, event_id: str) -> list[tuple[tuple[str, str], ...]]:
+        """Every configuration of the event's parents' outcomes, in canonical order."""
+        event = self.event(event_id)
+        parents = [self.event(p) for p in event.parents]
+        combos = itertools.product(*(p.outcomes for p in parents))
+        return [tuple(zip(event.parents, combo, strict=True)) for combo in combos]
+
+    def branches_of(self, event_id: str) -> list[Branch]:
+        """The branches of one event."""
+        return [b for b in self.branches if b.event == event_id]
+
+    def branch(self, event_id: str, given: str | Sequence[tuple[str, str]] = "") -> Branch:
+        """The branch of ``event_id`` under ``given`` (``"a=yes;b=no"`` or pairs)."""
+        pairs = parse_given(given) if isinstance(given, str) else tuple(given)
+        for b in self.branches_of(event_id):
+            if dict(b.given) == dict(pairs):
+                return b
+        raise KeyError(f"no branch {event_id} | {format_given(pairs)}")
+
+    def paths(self) -> Iterator[tuple[tuple[str, str], ...]]:
+        """Every path (one outcome per event), in event order."""
+        for combo in itertools.product(*(e.outcomes for e in self.events)):
+            yield tuple(zip((e.id for e in self.events), combo, strict=True))
+
+    def n_paths(self) -> int:
+        """Number of paths (leaves of the forecast tree)."""
+        return math.prod(len(e.outcomes) for e in self.events)
+
+    def with_prior(self, event_id: str, given: str, spec: Mapping[str, Any]) -> Scenario:
+        """A copy with one branch's prior replaced (``spec`` as in the YAML file).
+
+        Examples
+        --------
+        >>> from forecast import load_default
+        >>> scenario, _ = load_default()
+        >>> revised = scenario.with_prior("russia_accepts", "", {"p": 0.3, "sd": 0.8})
+        >>> round(revised.event("russia_accepts").priors[()].probabilities[0], 3)
+        0.3
+        """
+        event = self.event(event_id)
+        key = self.branch(event_id, given).given
+        found = Problems(self.path)
+        clean = _check_prior_spec(dict(spec), event, found, 1, f"{event_id}.prior")
+        found.raise_if_any()
+        priors = dict(event.priors)
+        priors[key] = Prior.from_spec(clean, len(event.outcomes))
+        return self._replace_event(replace(event, priors=MappingProxyType(priors)))
+
+    def with_resolution(self, event_id: str, outcome: str, date: dt.date | str, citation: str = "") -> Scenario:
+        """A copy in which ``event_id`` resolved to ``outcome`` on ``date``."""
+        event = self.event(event_id)
+        if outcome not in event.outcomes:
+            raise ValueError(f"{event_id}: outcome {outcome!r} is not one of {list(event.outcomes)}")
+        day = dt.date.fromisoformat(date) if isinstance(date, str) else date
+        return self._replace_event(replace(event, resolution=Resolution(outcome, day, citation)))
+
+    def _replace_event(self, new: Event) -> Scenario:
+        events = tuple(new if e.id == new.id else e for e in self.events)
+        return Scenario(self.id, self.title, self.settings, events, self.path)
+
+
+# --------------------------------------------------------------------------- given keys
+
+
+def format_given(given: Sequence[tuple[str, str]]) -> str:
+    """``(("a", "yes"), ("b", "no"))`` → ``"a=yes;b=no"``."""
+    return ";".join(f"{p}={o}" for p, o in given)
+
+
+def parse_given(text: str) -> tuple[tuple[str, str], ...]:
+    """``"a=yes; b=no"`` → ``(("a", "yes"), ("b", "no"))``; raises ValueError if malformed."""
+    text = (text or "").strip()
+    if not text:
+        return ()
+    pairs = []
+    for part in text.split(";"):
+        if part.count("=") != 1:
+            raise ValueError(f"{part.strip()!r} is not of the form parent=outcome")
+        parent, outcome = (s.strip() for s in part.split("="))
+        if not parent or not outcome:
+            raise ValueError(f"{part.strip()!r} is not of the form parent=outcome")
+        pairs.append((parent, outcome))
+    if len({p for p, _ in pairs}) != len(pairs):
+        raise ValueError(f"{text!r} names a parent twice")
+    return tuple(pairs)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Raises
+    ------
+    InputError
+        Listing every problem of the file as ``PATH:LINE: field: message``.
+    """
+    path_text = str(path)
+    found = Problems(path_text)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        found.add(1, "file", "no such file")
+        found.raise_if_any()
+    except IsADirectoryError:
+        found.add(1, "file", "is a directory, not a scenario file")
+        found.raise_if_any()
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+        found.add(line, "file", "not UTF-8 text")
+        found.raise_if_any()
+    except OSError as exc:
+        found.add(1, "file", f"cannot be read: {exc.strerror}")
+        found.raise_if_any()
+    data = load_located(text, found)
+    found.raise_if_any()
+    return _build(data, found)
+
+
+def scenario_from_dict(data: Mapping[str, Any], path: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as plain Python data (the YAML file's structure).
+
+    Problems are reported with line 1, as there are no lines.
+    """
+    found = Problems(path)
+    return _build(_plain_to_node(data), found)
+
+
+def _plain_to_node(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        node = Node({str(k): _plain_to_node(v) for k, v in value.items()})
+        node.line, node.lines = 1, {str(k): 1 for k in value}
+        node.raw = {str(k): _raw(v) for k, v in value.items() if not isinstance(v, (Mapping, list, tuple))}
+        return node
+    if isinstance(value, (list, tuple)):
+        seq = Seq(_plain_to_node(v) for v in value)
+        seq.line, seq.lines, seq.raw = 1, [1] * len(value), [_raw(v) for v in value]
+        return seq
+    return value
+
+
+def _raw(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+def _line(node: Any, key: str | None = None) -> int:
+    if key is not None and isinstance(node, Node):
+        return node.lines.get(key, node.line)
+    return getattr(node, "line", 1)
+
+
+def _unknown_keys(node: Node, valid: Sequence[str], where: str, found: Problems) -> None:
+    for key in node:
+        if key not in valid:
+            found.add(node.lines[key], f"{where}{key}", f"unknown key{nearest(key, valid)}; expected one of {', '.join(valid)}")
+
+
+def _text(node: Node, key: str) -> str:
+    """A scalar's text as written (so unquoted ``yes`` stays ``yes``)."""
+    value = node.get(key)
+    if isinstance(value, bool):
+        return node.raw.get(key, _raw(value))
+    return "" if value is None else str(value)
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _build(data: Any, found: Problems) -> Scenario:
+    if not isinstance(data, Node):
+        found.add(_line(data), "scenario", "expected a mapping with keys id, title, settings, events")
+        found.raise_if_any()
+    _unknown_keys(data, TOP_KEYS, "", found)
+    scenario_id = _text(data, "id")
+    if not scenario_id:
+        found.add(data.line, "id", "missing; give the scenario a short id, e.g. id: my-scenario")
+    title = _text(data, "title") or scenario_id
+    settings = _settings(data.get("settings"), _line(data, "settings"), found)
+    events = _events(data.get("events"), _line(data, "events"), found)
+    found.raise_if_any()
+    return Scenario(scenario_id, title, settings, events, found.path)
+
+
+def _settings(node: Any, line: int, found: Problems) -> Settings:
+    if node is None:
+        return Settings()
+    if not isinstance(node, Node):
+        found.add(line, "settings", "expected a mapping, e.g. settings: {start: 2025-03-11, interval: 0.9}")
+        return Settings()
+    _unknown_keys(node, SETTING_KEYS, "settings.", found)
+    kwargs: dict[str, Any] = {}
+    if "start" in node:
+        start = _date(node["start"])
+        if start is None:
+            found.add(node.lines["start"], "settings.start", f"{node['start']!r} is not a date YYYY-MM-DD")
+        kwargs["start"] = start
+    if "interval" in node:
+        v = _number(node["interval"])
+        if v is None or not 0 < v < 1:
+            found.add(node.lines["interval"], "settings.interval", f"{node['interval']!r} must be a number in (0, 1), e.g. 0.9")
+        else:
+            kwargs["interval"] = v
+    if "drift_per_day" in node:
+        v = _number(node["drift_per_day"])
+        if v is None or v < 0:
+            found.add(node.lines["drift_per_day"], "settings.drift_per_day", f"{node['drift_per_day']!r} must be a number >= 0")
+        else:
+            kwargs["drift_per_day"] = v
+    for key, low in (("seed", 0), ("draws", 100)):
+        if key in node:
+            v = node[key]
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                found.add(node.lines[key], f"settings.{key}", f"{v!r} must be a whole number >= {low}")
+            else:
+                kwargs[key] = v
+    tables: dict[str, dict[str, float]] = {}
+    for key, low, keys in (("weights", 0.0, GRADES), ("lr_sd", 0.0, GRADES), ("verbal", None, None)):
+        table = node.get(key)
+        if table is None:
+            continue
+        if not isinstance(table, Node):
+            found.add(node.lines[key], f"settings.{key}", "expected a mapping, e.g. {B2: 0.7}")
+            continue
+        tables[key] = {}
+        for name, value in table.items():
+            where, at = f"settings.{key}.{name}", table.lines[name]
+            if keys is not None and name not in keys:
+                found.add(at, where, f"not a grade code A1..F6{nearest(name, keys)}")
+                continue
+            if keys is None and not OUTCOME_PATTERN.match(name):
+                found.add(at, where, "a verbal strength is one word, e.g. very_strong")
+                continue
+            v = _number(value)
+            if v is None or (low is not None and v < low) or (low is None and v <= 0):
+                bound = ">= 0" if low is not None else "> 0 (a likelihood ratio)"
+                found.add(at, where, f"{value!r} must be a number {bound}")
+                continue
+            tables[key][name] = v
+    kwargs["grading"] = Grading(**tables)
+    return Settings(**kwargs)
+
+
+def _events(node: Any, line: int, found: Problems) -> tuple[Event, ...]:
+    if not isinstance(node, Seq) or not node:
+        found.add(line, "events", "expected a non-empty list of events")
+        return ()
+    specs: dict[str, Node] = {}
+    for i, item in enumerate(node):
+        at = node.lines[i]
+        if not isinstance(item, Node):
+            found.add(at, f"events[{i}]", "expected a mapping with keys id, question, prior, ...")
+            continue
+        _unknown_keys(item, EVENT_KEYS, f"events[{i}].", found)
+        event_id = _text(item, "id")
+        if not event_id:
+            found.add(at, f"events[{i}].id", "missing; every event needs a snake_case id")
+            continue
+        if not ID_PATTERN.match(event_id):
+            found.add(item.lines["id"], f"events[{i}].id", f"{event_id!r} is not snake_case (a-z, 0-9, _; starting with a letter)")
+            continue
+        if event_id in specs:
+            found.add(item.lines["id"], f"{event_id}.id", f"duplicate event id (first on line {specs[event_id].lines['id']})")
+            continue
+        specs[event_id] = item
+    outcomes = {eid: _outcomes(item, eid, found) for eid, item in specs.items()}
+    parents = {eid: _parents(item, eid, specs, found) for eid, item in specs.items()}
+    order = _dependency_order(list(specs), parents, specs, found)
+    events = []
+    for eid in order:
+        item = specs[eid]
+        question = _text(item, "question").strip()
+        if not question:
+            found.add(_line(item, "question"), f"{eid}.question", "missing; one resolvable sentence, e.g. 'Russia accepts ... by 2025-04-30.'")
+        deadline = None
+        if "deadline" in item:
+            deadline = _date(item["deadline"])
+            if deadline is None:
+                found.add(item.lines["deadline"], f"{eid}.deadline", f"{item['deadline']!r} is not a date YYYY-MM-DD")
+        event = Event(eid, question, outcomes[eid], parents[eid], deadline=deadline)
+        resolution = _resolution(item, event, found)
+        priors = _priors(item, event, outcomes, found)
+        events.append(replace(event, priors=MappingProxyType(priors), resolution=resolution))
+    return tuple(events)
+
+
+def _outcomes(item: Node, eid: str, found: Problems) -> tuple[str, ...]:
+    if "outcomes" not in item:
+        return ("yes", "no")
+    value, at = item["outcomes"], item.lines["outcomes"]
+    if not isinstance(value, Seq) or len(value) < 2:
+        found.add(at, f"{eid}.outcomes", "expected a list of two or more outcomes, e.g. [yes, no]")
+        return ("yes", "no")
+    names = []
+    for i, v in enumerate(value):
+        name = value.raw[i] if isinstance(v, (bool, int, float, dt.date)) or v is None else str(v)
+        if not isinstance(v, (str, bool, int, float)) or not OUTCOME_PATTERN.match(name):
+            found.add(value.lines[i], f"{eid}.outcomes", f"{name!r} is not a valid outcome name (letters, digits, _ . -)")
+        elif name in names:
+            found.add(value.lines[i], f"{eid}.outcomes", f"outcome {name!r} is listed twice")
+        names.append(name)
+    return tuple(names)
+
+
+def _parents(item: Node, eid: str, specs: Mapping[str, Node], found: Problems) -> tuple[str, ...]:
+    if "parents" not in item or item["parents"] is None:
+        return ()
+    value, at = item["parents"], item.lines["parents"]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        found.add(at, f"{eid}.parents", "expected a list of event ids, e.g. [russia_accepts]")
+        return ()
+    parents: list[str] = []
+    for p in value:
+        p = str(p)
+        if p == eid:
+            found.add(at, f"{eid}.parents", "an event cannot be its own parent")
+        elif p not in specs:
+            found.add(at, f"{eid}.parents", f"undefined event {p!r}{nearest(p, specs)}")
+        elif p in parents:
+            found.add(at, f"{eid}.parents", f"parent {p!r} is listed twice")
+        else:
+            parents.append(p)
+    return tuple(parents)
+
+
+def _dependency_order(ids: list[str], parents: Mapping[str, tuple[str, ...]], specs: Mapping[str, Node], found: Problems) -> list[str]:
+    """Declared order where it already puts parents first; else a stable topological order."""
+    order: list[str] = []
+    placed: set[str] = set()
+    remaining = list(ids)
+    while remaining:
+        ready = [e for e in remaining if all(p in placed for p in parents[e])]
+        if not ready:
+            cycle = _find_cycle(remaining, parents)
+            found.add(specs[cycle[0]].lines.get("parents", specs[cycle[0]].line), f"{cycle[0]}.parents",
+                      f"events depend on each other in a cycle: {' -> '.join(cycle + [cycle[0]])}")
+            return order
+        first = ready[0]
+        order.append(first)
+        placed.add(first)
+        remaining.remove(first)
+    return order
+
+
+def _find_cycle(ids: list[str], parents: Mapping[str, tuple[str, ...]]) -> list[str]:
+    pending = set(ids)
+    node = ids[0]
+    seen: list[str] = []
+    while node not in seen:
+        seen.append(node)
+        node = next(p for p in parents[node] if p in pending)
+    return seen[seen.index(node):]
+
+
+def _resolution(item: Node, event: Event, found: Problems) -> Resolution | None:
+    if "resolution" not in item or item["resolution"] is None:
+        return None
+    node, at, where = item["resolution"], item.lines["resolution"], f"{event.id}.resolution"
+    if not isinstance(node, Node):
+        found.add(at, where, "expected a mapping, e.g. {outcome: yes, date: 2025-04-30}")
+        return None
+    _unknown_keys(node, RESOLUTION_KEYS, where + ".", found)
+    outcome = _text(node, "outcome")
+    day = _date(node.get("date"))
+    ok = True
+    if outcome not in event.outcomes:
+        found.add(_line(node, "outcome"), where + ".outcome", f"{outcome!r} is not an outcome of {event.id} ({', '.join(event.outcomes)})")
+        ok = False
+    if day is None:
+        found.add(_line(node, "date"), where + ".date", "missing or not a date YYYY-MM-DD")
+        ok = False
+    return Resolution(outcome, day, _text(node, "citation")) if ok and day else None
+
+
+def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], found: Problems) -> dict:
+    where = f"{event.id}.prior"
+    if "prior" not in item:
+        found.add(item.line, where, "missing; every branch needs a prior, e.g. prior: {p: 0.2, sd: 1.0}")
+        return {}
+    node, at = item["prior"], item.lines["prior"]
+    if not isinstance(node, Node):
+        found.add(at, where, "expected a mapping, e.g. {p: 0.2, sd: 1.0}")
+        return {}
+    combos = [tuple(zip(event.parents, c, strict=True)) for c in itertools.product(*(outcomes[p] for p in event.parents))]
+    if not event.parents:
+        spec = _check_prior_spec(node, event, found, at, where)
+        return {(): Prior.from_spec(spec, len(event.outcomes))} if spec else {}
+    priors = {}
+    expected = {format_given(c): c for c in combos}
+    for key, value in node.items():
+        key_at = node.lines[key]
+        if key in PRIOR_KEYS:
+            found.add(key_at, f"{where}.{key}", f"{event.id} has parents, so give a prior for each branch: {', '.join(expected)}")
+            continue
+        try:
+            pairs = parse_given(key)
+        except ValueError as exc:
+            found.add(key_at, f"{where}.{key}", f"{exc}; branch keys look like {next(iter(expected))}")
+            continue
+        canonical = next((c for c in combos if dict(c) == dict(pairs)), None)
+        if canonical is None:
+            found.add(key_at, f"{where}.{key}", f"no such branch{nearest(key, expected)}; the branches are {', '.join(expected)}")
+            continue
+        if canonical in priors:
+            found.add(key_at, f"{where}.{key}", "this branch's prior is given twice")
+            continue
+        spec = _check_prior_spec(value, event, found, key_at, f"{where}.{key}")
+        if spec:
+            priors[canonical] = Prior.from_spec(spec, len(event.outcomes))
+        else:
+            priors[canonical] = None
+    for text, combo in expected.items():
+        if combo not in priors:
+            found.add(at, f"{where}", f"missing the prior of branch {event.id} | {text}")
+    return {k: v for k, v in priors.items() if v is not None}
+
+
+def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: str) -> dict | None:
+    """Validate one prior spec; return a clean plain dict, or None (problems recorded)."""
+    if not isinstance(node, Mapping):
+        found.add(at, where, "expected a mapping, e.g. {p: 0.2, sd: 1.0}")
+        return None
+    line = (lambda k: node.lines.get(k, at)) if isinstance(node, Node) else (lambda k: at)
+    n_before = len(found)
+    for key in node:
+        if key not in PRIOR_KEYS:
+            found.add(line(key), f"{where}.{key}", f"unknown key{nearest(key, PRIOR_KEYS)}; a prior is {{p, sd}}, beta: [a, b], interval: [lo, hi] or probs: {{...}} with sd")
+    forms = [k for k in ("p", "beta", "interval", "probs") if k in node]
+    if len(forms) != 1:
+        what = "none" if not forms else " and ".join(forms)
+        found.add(at, where, f"give exactly one of p, beta, interval, probs (found {what})")
+        return None
+    form = forms[0]
+    spec: dict[str, Any] = {}
+    if "sd" in node:
+        sd = _number(node["sd"])
+        if form in ("beta", "interval"):
+            found.add(line("sd"), f"{where}.sd", f"the spread is implied by {form}; remove sd")
+        elif sd is None or sd < 0:
+            found.add(line("sd"), f"{where}.sd", f"{node['sd']!r} must be a number >= 0 (a logit-scale spread)")
+        else:
+            spec["sd"] = sd
+    if form != "probs" and len(event.outcomes) > 2:
+        found.add(line(form), f"{where}.{form}", f"{event.id} has {len(event.outcomes)} outcomes; give probs: {{{', '.join(o + ': ..' for o in event.outcomes)}}} and sd")
+        return None
+    value = node[form]
+    if form == "p":
+        p = _number(value)
+        if p is None or not 0 < p < 1:
+            found.add(line("p"), f"{where}.p", f"{value!r} must be a probability strictly between 0 and 1")
+        spec["p"] = p
+    elif form == "beta":
+        ab = [_number(v) for v in value] if isinstance(value, list) else []
+        if len(ab) != 2 or any(v is None or v <= 0 for v in ab):
+            found.add(line("beta"), f"{where}.beta", f"{value!r} must be two positive numbers [a, b], e.g. [2, 8]")
+        spec["beta"] = ab
+    elif form == "interval":
+        lohi = [_number(v) for v in value] if isinstance(value, list) else []
+        if len(lohi) != 2 or any(v is None or not 0 < v < 1 for v in lohi) or lohi[0] >= lohi[1]:
+            found.add(line("interval"), f"{where}.interval", f"{value!r} must be [lo, hi] with 0 < lo < hi < 1 (a 90% interval)")
+        spec["interval"] = lohi
+    else:
+        if not isinstance(value, Mapping):
+            found.add(line("probs"), f"{where}.probs", "expected a mapping of outcome to probability")
+            return None
+        probs = {}
+        for name, v in value.items():
+            name = str(name)
+            p = _number(v)
+            if name not in event.outcomes:
+                found.add(line("probs"), f"{where}.probs.{name}", f"not an outcome of {event.id}{nearest(name, event.outcomes)}")
+            elif p is None or not 0 < p < 1:
+                found.add(line("probs"), f"{where}.probs.{name}", f"{v!r} must be a probability strictly between 0 and 1")
+            else:
+                probs[name] = p
+        missing = [o for o in event.outcomes if o not in value]
+        if missing:
+            found.add(line("probs"), f"{where}.probs", f"missing outcome(s) {', '.join(missing)}")
+        elif len(probs) == len(event.outcomes) and abs(sum(probs.values()) - 1) > 1e-6:
+            found.add(line("probs"), f"{where}.probs", f"probabilities sum to {sum(probs.values()):.6g}, not 1")
+        spec["probs"] = {o: probs.get(o) for o in event.outcomes}
+    return spec if len(found) == n_before else None
+
+
+def apply_resolutions(scenario: Scenario, path: str | Path) -> Scenario:
+    """A copy of ``scenario`` with the resolutions of a CSV file (``event,outcome,date[,citation]``).
+
+    Raises
+    ------
+    InputError
+        Listing every bad row as ``PATH:LINE: column: message``.
+    """
+    import csv
+
+    found = Problems(str(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        found.add(1, "file", f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+        found.raise_if_any()
+    rows = list(csv.reader(text.splitlines()))
+    header = [h.strip() for h in rows[0]] if rows else []
+    for name in ("event", "outcome", "date"):
+        if name not in header:
+            found.add(1, name, "required column is missing (columns: event,outcome,date,citation)")
+    for name in header:
+        if name not in ("event", "outcome", "date", "citation"):
+            found.add(1, name, f"unknown column{nearest(name, ('event', 'outcome', 'date', 'citation'))}")
+    found.raise_if_any()
+    resolved: dict[str, tuple[str, dt.date, str]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            found.add(line, "row", f"has {len(row)} fields; the header has {len(header)}")
+            continue
+        rec = {k: v.strip() for k, v in zip(header, row, strict=True)}
+        event_ids = [e.id for e in scenario.events]
+        if rec["event"] not in event_ids:
+            found.add(line, "event", f"{rec['event']!r} is not an event of the scenario{nearest(rec['event'], event_ids)}")
+            continue
+        outcomes = scenario.event(rec["event"]).outcomes
+        day = _date(rec["date"])
+        if rec["outcome"] not in outcomes:
+            found.add(line, "outcome", f"{rec['outcome']!r} is not an outcome of {rec['event']} ({', '.join(outcomes)})")
+        if day is None:
+            found.add(line, "date", f"{rec['date']!r} is not a date YYYY-MM-DD")
+        if rec["event"] in resolved:
+            found.add(line, "event", f"{rec['event']} is resolved twice")
+        if day is not None and rec["outcome"] in outcomes:
+            resolved[rec["event"]] = (rec["outcome"], day, rec.get("citation", ""))
+    found.raise_if_any()
+    for event_id, (outcome, day, citation) in resolved.items():
+        scenario = scenario.with_resolution(event_id, outcome, day, citation)
+    return scenario
