@@ -10,7 +10,9 @@
 from .bundled import default_paths, load_default
 from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog, append_entry, load_evidence
+from .report import read_table, write_report
 from .scenario import Branch, Event, Prior, Resolution, Scenario, Settings, load_scenario, scenario_from_dict
+from .snapshot import SnapshotDiff, diff_snapshots, load_snapshot
 from .tables import VIEWS, Forecast, exact_update, format_table
 from .update import BeliefHistory, run_filter
 
@@ -29,14 +31,19 @@ __all__ = [
     "Resolution",
     "Scenario",
     "Settings",
+    "SnapshotDiff",
     "VIEWS",
     "append_entry",
     "default_paths",
+    "diff_snapshots",
     "exact_update",
     "format_table",
     "load_default",
     "load_evidence",
     "load_scenario",
+    "load_snapshot",
+    "read_table",
     "run_filter",
     "scenario_from_dict",
+    "write_report",
 ]

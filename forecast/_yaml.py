@@ -94,6 +94,10 @@ class _Walker:
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            if node.tag == "tag:yaml.org,2002:timestamp" and node.style is None:
+                # an unquoted date-like text that is no date (2025-13-01): keep the text, so
+                # a date field says "not a date" under its own name and free text stays text
+                return str(node.value)
             self.found.add(node.start_mark.line + 1, "yaml", f"cannot read value {node.value!r}: {exc}")
             return node.value
 

@@ -91,7 +91,10 @@ def _load(args: argparse.Namespace):
         from .scenario import apply_resolutions
 
         scenario = apply_resolutions(scenario, args.resolutions)
-    return scenario, evidence, [Path(args.scenario or default_scenario), Path(evidence_path)]
+    paths = [Path(args.scenario or default_scenario), Path(evidence_path)]
+    if getattr(args, "resolutions", None):
+        paths.append(Path(args.resolutions))  # hashed into a report's manifest, never overwritten
+    return scenario, evidence, paths
 
 
 def _make(args: argparse.Namespace, scenario, evidence):
@@ -118,17 +121,29 @@ def _write_output(text: str, output: str | None, inputs: Sequence[Path]) -> None
     if not output:
         sys.stdout.write(text)
         return
+    from .errors import ForecastError
+
     target = Path(output)
     for path in inputs:
-        if target.exists() and path.exists() and target.resolve() == path.resolve():
-            from .errors import ForecastError
-
+        # samefile also catches a symlink or a hard link to an input
+        if target.exists() and path.exists() and os.path.samefile(target, path):
             raise ForecastError(f"{output}: -o: refusing to overwrite an input file")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+    if target.is_dir():
+        raise ForecastError(f"{output}: -o: is a directory; name a file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+    except OSError as exc:
+        raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)  # not mkstemp's 0600
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

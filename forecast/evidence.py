@@ -9,6 +9,7 @@ renames it into place, so a failed append leaves the log as it was.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -72,8 +73,12 @@ class EvidenceLog:
             raise KeyError(f"no evidence entry {entry_id!r}{nearest(entry_id, self.frame['id'])}")
         return rows.iloc[0]
 
-    def with_entries(self, entries: Iterable[Mapping[str, Any]], scenario: Scenario) -> EvidenceLog:
+    def with_entries(self, entries: Iterable[Mapping[str, Any]], scenario: Scenario,
+                     first_line: int | None = None) -> EvidenceLog:
         """A new log with ``entries`` appended, validated like the file (nothing is written).
+
+        ``first_line`` is the file line the first new entry would take (for messages);
+        by default the line after the last entry's first line.
 
         Examples
         --------
@@ -89,7 +94,9 @@ class EvidenceLog:
         unknown = sorted({k for e in entries for k in e if k not in COLUMNS})
         if unknown:
             raise InputError([Problem("<new entry>", 1, k, f"unknown column{nearest(k, COLUMNS)}") for k in unknown])
-        lines = np.concatenate([self.frame["line"].to_numpy(), np.arange(len(new)) + 1 + len(self.frame)])
+        if first_line is None:
+            first_line = int(self.frame["line"].max()) + 1 if len(self.frame) else 2
+        lines = np.concatenate([self.frame["line"].to_numpy(), np.arange(len(new)) + first_line])
         frame = pd.concat([raw, new], ignore_index=True)
         return _validate(frame, lines, scenario, self.path)
 
@@ -138,22 +145,25 @@ def load_evidence(path: str | Path, scenario: Scenario) -> EvidenceLog:
     except OSError as exc:
         found.add(1, "file", f"cannot be read: {exc.strerror}")
         found.raise_if_any()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        found.add(data[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if not data.isascii():  # ASCII is UTF-8; anything else must decode
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            found.add(data[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
+            found.raise_if_any()
+    if b"\x00" in data:
+        found.add(data[: data.index(b"\x00")].count(b"\n") + 1, "file", "contains NUL bytes; not a CSV text file")
         found.raise_if_any()
-    if "\x00" in text:
-        found.add(text[: text.index("\x00")].count("\n") + 1, "file", "contains NUL bytes; not a CSV text file")
-        found.raise_if_any()
-    frame, lines = _read_table(text, found)
+    frame, lines = _read_table(data, found)
     found.raise_if_any()
-    return _validate(frame, lines, scenario, path_text)
+    return _validate(frame, lines, scenario, path_text, strip=True)
 
 
-def _read_table(text: str, found: Problems) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parse the CSV text into strings; return the frame and each row's line number."""
-    first = text.split("\n", 1)[0]
+def _read_table(data: bytes, found: Problems) -> tuple[pd.DataFrame, np.ndarray]:
+    """Parse the CSV (UTF-8 bytes) into strings; return the frame and each row's line number."""
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).decode("utf-8")
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if not any(header):
         found.add(1, "header", f"missing; the first line names the columns, e.g. {','.join(COLUMNS[:4])},...")
@@ -169,29 +179,61 @@ def _read_table(text: str, found: Problems) -> tuple[pd.DataFrame, np.ndarray]:
     if len(found):
         return pd.DataFrame(), np.array([])
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, skipinitialspace=False, engine="c")
+        frame = _read_strings(data)
     except (pd.errors.ParserError, ValueError):
-        _ragged_rows(text, len(header), found)
+        _ragged_rows(data.decode("utf-8"), len(header), found)
         return pd.DataFrame(), np.array([])
     frame.columns = header
-    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    if n_lines == len(frame) + 1:
+    line_ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    n_lines = len(line_ends) + (0 if data.endswith(b"\n") else 1)
+    one_line_each = n_lines == len(frame) + 1
+    if one_line_each:
         lines = np.arange(2, len(frame) + 2)
     else:  # quoted fields spanning lines: count lines the slow, sure way
-        lines = np.array([line for line, _ in _csv_rows(text)][1:][: len(frame)])
-    short = _ragged_rows_short(text, len(header)) if (frame == "").all(axis=1).sum() < len(frame) else {}
+        lines = np.array([line for line, _ in _csv_rows(data.decode("utf-8"))][1:][: len(frame)])
+    blank = _blank_rows(frame)
+    short = _ragged_rows_short(data, line_ends, frame, blank, one_line_each) if blank.sum() < len(frame) else {}
     for line, n in short.items():
         found.add(line, "row", f"has {n} fields; the header has {len(header)}")
-    blank = (frame == "").all(axis=1).to_numpy()
-    frame = frame.loc[~blank].reset_index(drop=True)
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
     lines = lines[~blank] if len(lines) == len(blank) else lines[: len(frame)]
     for c in COLUMNS:
         if c not in frame:
             frame[c] = ""
-        else:
-            frame[c] = frame[c].str.strip()
-    return frame[list(COLUMNS)], lines
+    return frame[list(COLUMNS)], lines  # not yet stripped: _validate strips each distinct value
+
+
+def _read_strings(data: bytes) -> pd.DataFrame:
+    """Every field as its text (empty fields as ``""``).
+
+    pandas parses fastest when it infers column types; a column it read as numbers
+    or booleans is read again as text, so every value keeps its exact spelling.
+    """
+    options = {"keep_default_na": False, "na_filter": False, "skip_blank_lines": False, "skipinitialspace": False,
+               "engine": "c"}
+    frame = pd.read_csv(io.BytesIO(data), **options)
+    typed = [i for i, dtype in enumerate(frame.dtypes) if not _is_text(dtype)]
+    if typed and isinstance(frame.index, pd.RangeIndex) and len(frame.columns) == len(set(frame.columns)):
+        text = pd.read_csv(io.BytesIO(data), usecols=typed, dtype=str, **options)
+        for i, name in zip(typed, text.columns, strict=True):
+            frame.isetitem(i, text[name])
+    elif typed:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, **options)
+    return frame
+
+
+def _is_text(dtype) -> bool:
+    return dtype == object or isinstance(dtype, pd.StringDtype)
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every field is empty (blank lines)."""
+    blank = (frame.iloc[:, 0] == "").to_numpy(dtype=bool, copy=True)
+    maybe = np.flatnonzero(blank)
+    if len(maybe):
+        blank[maybe] = (frame.iloc[maybe] == "").all(axis=1).to_numpy()
+    return blank
 
 
 def _csv_rows(text: str):
@@ -210,18 +252,85 @@ def _ragged_rows(text: str, width: int, found: Problems) -> None:
     except csv.Error as exc:
         found.add(1, "file", f"not a readable CSV file: {exc}")
     if not len(found):
-        found.add(1, "file", "not a readable CSV file")
+        # every row has the right width, so a quote left open swallowed the rest of the
+        # file into the last row: name the line where that row starts
+        last = max((line for line, row in _csv_rows(text) if row), default=1)
+        if text.count('"') % 2:
+            found.add(last, "row", 'a quoted field that starts on this line is never closed (unbalanced ")')
+        else:
+            found.add(last, "file", "not a readable CSV file")
 
 
-def _ragged_rows_short(text: str, width: int) -> dict[int, int]:
+def _ragged_rows_short(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, blank: np.ndarray,
+                       one_line_each: bool) -> dict[int, int]:
     """Rows with fewer fields than the header (pandas pads them silently)."""
-    if text.count(",") >= (width - 1) * (text.count("\n") - 1) and "\"" not in text:
+    width = frame.shape[1]
+    if one_line_each and _rows_all_full(data, line_ends, frame, blank):
         return {}
-    return {line: len(row) for line, row in _csv_rows(text) if row and any(row) and len(row) < width}
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)  # the header's commas count too
+    if b'"' not in data and data.count(b",") >= (width - 1) * n_lines:
+        return {}
+    return {line: len(row) for line, row in _csv_rows(data.decode("utf-8")) if row and any(row) and len(row) < width}
 
 
-def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: str) -> EvidenceLog:
-    """Check every column of a string frame; return the typed log or raise all problems."""
+def _rows_all_full(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, blank: np.ndarray) -> bool:
+    """Tell quickly whether every row that is not blank surely has all its fields.
+
+    pandas pads a short row with empty values. A row whose last ``t`` values are empty
+    has every field exactly when its line ends in ``t`` commas (an empty field is
+    nothing but its comma; a value before it cannot end in a bare comma), so only the
+    ends of the lines are read. It needs one line a row (``one_line_each``; no quoted
+    line breaks), no carriage return but before a line feed, and no row longer than
+    the header (pandas raises on those, unless the first one made it an index).
+    False means "not sure": the caller then reads the file row by row.
+    """
+    if not isinstance(frame.index, pd.RangeIndex):
+        return False
+    text, ends = np.frombuffer(data, dtype=np.uint8), line_ends
+    if b"\r" in data:
+        if np.count_nonzero(text == ord("\r")) != np.count_nonzero(text[ends - 1] == ord("\r")):
+            return False
+        ends = ends - (text[ends - 1] == ord("\r"))
+    if not data.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    ends = ends[1:][~blank]  # past the header; blank rows have nothing to check
+    trailing = np.zeros(len(ends), dtype=np.int64)  # empty values at the end of each row
+    run = np.ones(len(ends), dtype=bool)
+    for c in reversed(range(frame.shape[1])):
+        run &= (frame.iloc[:, c] == "").to_numpy()[~blank]
+        if not run.any():
+            break
+        trailing += run
+    comma = ord(",")
+    for t in np.unique(trailing):
+        at = ends[trailing == t]
+        if any((text[at - i] != comma).any() for i in range(1, t + 1)) or (text[at - t - 1] == comma).any():
+            return False
+    return True
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``(codes, uniques)``: each row's index into the column's distinct values.
+
+    A log has few distinct dates, events, grades and ratios, so checking the distinct
+    values and spreading the answers back with ``codes`` costs little per row.
+    """
+    codes, uniques = pd.factorize(values)
+    return codes, pd.Series(uniques, dtype=values.dtype)
+
+
+def _spread(uniques: pd.Series, codes: np.ndarray) -> pd.Series:
+    """Rebuild a column from its distinct values and codes (see :func:`_distinct`)."""
+    return pd.Series(uniques.array.take(codes))
+
+
+def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: str, strip: bool = False) -> EvidenceLog:
+    """Check every column of a string frame; return the typed log or raise all problems.
+
+    Each check runs on a column's distinct values (or distinct pairs of values) and
+    is spread back to the rows, so a problem is still reported at every line it is on.
+    ``strip`` first strips the white space around every value (as read from a file).
+    """
     found = Problems(path)
     lines = np.asarray(lines, dtype=int)
     grading = scenario.settings.grading
@@ -235,56 +344,96 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
         if len(idx) > MAX_PER_PROBLEM:
             found.add(int(lines[idx[MAX_PER_PROBLEM]]), column, f"... and {len(idx) - MAX_PER_PROBLEM} more rows with this problem")
 
-    f = frame
+    f = frame.reset_index(drop=True)
+    distinct = {}  # column -> (codes, distinct values)
+    if strip:
+        for c in COLUMNS:
+            if c in ("id", "summary", "source", "citation", "retracts"):  # many distinct values, or no checks
+                f[c] = f[c].str.strip()
+                continue
+            codes, values = _distinct(f[c])
+            stripped = values.str.strip()
+            if (stripped != values).any():
+                merged, values = _distinct(stripped)
+                codes = merged[codes]
+                f[c] = _spread(values, codes)
+            distinct[c] = codes, values
+
+    def codes_of(c: str) -> tuple[np.ndarray, pd.Series]:
+        if c not in distinct:
+            distinct[c] = _distinct(f[c])
+        return distinct[c]
+
     for c in ("id", "date", "summary"):
         report((f[c] == "").to_numpy(), c, "required; empty here")
-    dup = f["id"].duplicated() & (f["id"] != "")
+    ids = f["id"].array
+    increasing = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())  # then no id repeats
+    dup = pd.Series(False, index=f.index) if increasing else f["id"].duplicated() & (f["id"] != "")
     if dup.any():
         first_line = dict(zip(f["id"][~dup], lines[~dup.to_numpy()], strict=True))
         report(dup.to_numpy(), "id", lambda v: f"duplicate id {v!r} (first on line {first_line.get(v)})", f["id"])
 
-    date_ok = f["date"].str.match(_DATE).fillna(False).to_numpy(dtype=bool)
-    dates = pd.to_datetime(f["date"].where(date_ok, None), format="%Y-%m-%d", errors="coerce")
-    bad_date = (f["date"] != "").to_numpy() & dates.isna().to_numpy()
-    report(bad_date, "date", lambda v: f"{v!r} is not a date YYYY-MM-DD", f["date"])
+    date_codes, date_u = codes_of("date")
+    date_ok = date_u.str.match(_DATE).fillna(False).to_numpy(dtype=bool)
+    dates_u = pd.to_datetime(date_u.where(date_ok, None), format="%Y-%m-%d", errors="coerce")
+    dates = pd.Series(dates_u.to_numpy()[date_codes])
+    bad_date = (date_u != "").to_numpy() & dates_u.isna().to_numpy()
+    report(bad_date[date_codes], "date", lambda v: f"{v!r} is not a date YYYY-MM-DD", f["date"])
     start = scenario.settings.start
     if start is not None:
-        early = (dates < pd.Timestamp(start)).to_numpy()
-        report(early, "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
+        early = (dates_u < pd.Timestamp(start)).to_numpy()
+        report(early[date_codes], "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
 
     is_retraction = (f["retracts"] != "").to_numpy()
-    kind = f["kind"].str.lower().replace("", "signal")
-    report(~kind.isin(KINDS).to_numpy(), "kind", lambda v: f"{v!r} is not a kind{nearest(v, KINDS)}; expected signal or observation", f["kind"])
-    signal = (kind == "signal").to_numpy() & ~is_retraction
-    observation = (kind == "observation").to_numpy() & ~is_retraction
+    kind_codes, kind_u = codes_of("kind")
+    kind_u = kind_u.str.lower().replace("", "signal")
+    report(~kind_u.isin(KINDS).to_numpy()[kind_codes], "kind",
+           lambda v: f"{v!r} is not a kind{nearest(v, KINDS)}; expected signal or observation", f["kind"])
+    signal = (kind_u == "signal").to_numpy()[kind_codes] & ~is_retraction
+    observation = (kind_u == "observation").to_numpy()[kind_codes] & ~is_retraction
 
     events = {e.id: e for e in scenario.events}
-    known_event = f["event"].isin(list(events)).to_numpy()
+    event_codes, event_u = codes_of("event")
+    known_event_u = event_u.isin(list(events)).to_numpy()
+    known_event = known_event_u[event_codes]
     report(~known_event & ~is_retraction, "event",
            lambda v: f"{v!r} is not an event of the scenario{nearest(v, events)}" if v else "required; empty here", f["event"])
 
-    # given: parse each distinct (event, given) once
-    for (event_id, given), idx in f[known_event & (f["given"] != "").to_numpy()].groupby(["event", "given"]).groups.items():
-        message = _given_problem(scenario, event_id, given)
+    # given: check each distinct (event, given) pair once
+    given_codes, given_u = codes_of("given")
+    n_given = max(len(given_u), 1)
+    pair_codes, pairs = pd.factorize(event_codes * n_given + given_codes)
+    pair_event, pair_given = event_u.to_numpy()[pairs // n_given], given_u.to_numpy()[pairs % n_given]
+    for k in np.flatnonzero(known_event_u[pairs // n_given] & (pair_given != "")):
+        message = _given_problem(scenario, pair_event[k], pair_given[k])
         if message:
-            report(f.index.isin(idx), "given", message)
+            report(pair_codes == k, "given", message)
 
     # favours: an outcome of the event (signals need one; observations may name one)
-    for event_id, idx in f[known_event].groupby("event").groups.items():
+    favours_codes, favours_u = codes_of("favours")
+    n_favours = max(len(favours_u), 1)
+    outcome_codes, outcome_pairs = pd.factorize(event_codes * n_favours + favours_codes)
+    outcome_event = outcome_pairs // n_favours
+    outcome_favours = favours_u.to_numpy()[outcome_pairs % n_favours]
+    for e in np.flatnonzero(known_event_u):
+        event_id = event_u.iat[e]
         outcomes = events[event_id].outcomes
-        rows = f.index.isin(idx)
-        bad = rows & (f["favours"] != "").to_numpy() & ~f["favours"].isin(outcomes).to_numpy()
-        report(bad, "favours", lambda v, o=outcomes: f"{v!r} is not an outcome of {event_id}{nearest(v, o)} ({', '.join(o)})", f["favours"])
-    report(signal & (f["favours"] == "").to_numpy(), "favours", "required for a signal: the outcome the evidence points to")
+        bad_pairs = np.flatnonzero((outcome_event == e) & (outcome_favours != "") & ~np.isin(outcome_favours, outcomes))
+        if len(bad_pairs):
+            report(np.isin(outcome_codes, bad_pairs), "favours",
+                   lambda v, o=outcomes, e=event_id: f"{v!r} is not an outcome of {e}{nearest(v, o)} ({', '.join(o)})",
+                   f["favours"])
+    report(signal & (favours_u == "").to_numpy()[favours_codes], "favours", "required for a signal: the outcome the evidence points to")
 
     # lr: a number > 0 or a verbal strength
-    lr_text = f["lr"].str.lower()
-    lr = pd.to_numeric(f["lr"].where(~lr_text.isin(list(verbal)), None), errors="coerce")
-    lr = lr.where(~lr_text.isin(list(verbal)), lr_text.map(verbal)).astype(float)
-    lr_given = (f["lr"] != "").to_numpy()
+    lr_codes, lr_u = codes_of("lr")
+    lr_text = lr_u.str.lower()
+    lr = pd.to_numeric(lr_u.where(~lr_text.isin(list(verbal)), None), errors="coerce")
+    lr = lr.where(~lr_text.isin(list(verbal)), lr_text.map(verbal)).astype(float).to_numpy()
+    lr_given = (lr_u != "").to_numpy()[lr_codes]
     report(signal & ~lr_given, "lr", "required for a signal: a likelihood ratio > 0 or one of " + ", ".join(verbal))
-    bad_lr = lr_given & ~(np.isfinite(lr.to_numpy()) & (lr.to_numpy() > 0))
-    report(bad_lr, "lr", lambda v: f"{v!r} is not a likelihood ratio > 0 nor a verbal strength{nearest(str(v).lower(), verbal)}", f["lr"])
+    bad_lr = (lr_u != "").to_numpy() & ~(np.isfinite(lr) & (lr > 0))
+    report(bad_lr[lr_codes], "lr", lambda v: f"{v!r} is not a likelihood ratio > 0 nor a verbal strength{nearest(str(v).lower(), verbal)}", f["lr"])
     report(observation & lr_given, "lr", "an observation has no likelihood ratio; give probability and prob_sd")
 
     numbers = {}
@@ -293,17 +442,21 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
         ("probability", lambda x: (x > 0) & (x < 1), "a probability strictly between 0 and 1"),
         ("prob_sd", lambda x: x > 0, "a number > 0 (logit-scale noise)"),
     ):
-        given = (f[c] != "").to_numpy()
-        values = pd.to_numeric(f[c].where(given, None), errors="coerce").astype(float)
-        v = values.to_numpy()
-        report(given & ~(np.isfinite(v) & ok(np.nan_to_num(v, nan=-1.0))), c, lambda x, e=expect: f"{x!r} must be {e}", f[c])
-        numbers[c] = values
+        codes, u = codes_of(c)
+        given = (u != "").to_numpy()
+        v = pd.to_numeric(u.where(given, None), errors="coerce").astype(float).to_numpy()
+        report((given & ~(np.isfinite(v) & ok(np.nan_to_num(v, nan=-1.0))))[codes], c, lambda x, e=expect: f"{x!r} must be {e}", f[c])
+        numbers[c] = v[codes]
     report(observation & (f["probability"] == "").to_numpy(), "probability", "required for an observation: the reading, in (0, 1)")
     report(signal & (f["probability"] != "").to_numpy(), "probability", "only observations carry a probability; set kind to observation")
 
-    rel = f["reliability"].str.upper()
-    report(~rel.isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy(), "reliability", lambda v: f"{v!r} is not an Admiralty reliability grade A-F", f["reliability"])
-    report(~f["credibility"].isin(["", "1", "2", "3", "4", "5", "6"]).to_numpy(), "credibility", lambda v: f"{v!r} is not an Admiralty credibility grade 1-6", f["credibility"])
+    rel_codes, rel_u = codes_of("reliability")
+    rel_u = rel_u.str.upper()
+    report(~rel_u.isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy()[rel_codes], "reliability",
+           lambda v: f"{v!r} is not an Admiralty reliability grade A-F", f["reliability"])
+    cred_codes, cred_u = codes_of("credibility")
+    report(~cred_u.isin(["", "1", "2", "3", "4", "5", "6"]).to_numpy()[cred_codes], "credibility",
+           lambda v: f"{v!r} is not an Admiralty credibility grade 1-6", f["credibility"])
 
     if is_retraction.any():
         _check_retractions(f, dates, lines, is_retraction, found)
@@ -311,14 +464,16 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     found.raise_if_any()
     out = f.copy()
     out["date"] = dates
-    out["kind"] = np.where(is_retraction, "retraction", kind)
-    out["lr"] = lr
+    out["kind"] = _spread(kind_u, kind_codes).mask(is_retraction, "retraction") if is_retraction.any() else _spread(kind_u, kind_codes)
+    out["lr"] = lr[lr_codes]
     for c, values in numbers.items():
         out[c] = values
-    out["reliability"] = rel
-    out["given"] = [_canonical_given(scenario, e, g) for e, g in zip(f["event"], f["given"], strict=True)] if (f["given"] != "").any() else f["given"]
+    out["reliability"] = _spread(rel_u, rel_codes)
+    if (pair_given != "").any():
+        canonical = np.array([_canonical_given(scenario, e, g) for e, g in zip(pair_event, pair_given, strict=True)], dtype=object)
+        out["given"] = pd.Series(canonical[pair_codes], dtype=f["given"].dtype)
     out["line"] = lines
-    return EvidenceLog(out.reset_index(drop=True), path)
+    return EvidenceLog(out, path)
 
 
 def _check_retractions(f: pd.DataFrame, dates: pd.Series, lines: np.ndarray, is_retraction: np.ndarray, found: Problems) -> None:
@@ -377,16 +532,19 @@ def append_entry(path: str | Path, entry: Mapping[str, Any], scenario: Scenario)
     """
     path = Path(path)
     log = load_evidence(path, scenario)
-    updated = log.with_entries([entry], scenario)
     original = path.read_bytes()
+    # the line the new row will take (after a newline added to an unterminated last line)
+    next_line = original.count(b"\n") + (1 if original.endswith(b"\n") else 2)
+    updated = log.with_entries([entry], scenario, first_line=next_line)
     header = next(csv.reader([original.decode("utf-8-sig").split("\n", 1)[0]]))
     header = [h.strip() for h in header]
     missing = [k for k, v in entry.items() if k not in header and _cell(v) != ""]
     if missing:
         raise InputError([Problem(str(path), 1, k, "the log has no such column; add it to the header first") for k in missing])
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_cell(entry.get(c, "")) for c in header])
-    tail = b"" if original.endswith(b"\n") or not original else b"\n"
+    newline = "\r\n" if original.split(b"\n", 1)[0].endswith(b"\r") else "\n"  # keep the file's line ends
+    csv.writer(buffer, lineterminator=newline).writerow([_cell(entry.get(c, "")) for c in header])
+    tail = b"" if original.endswith(b"\n") or not original else newline.encode()
     _write_atomically(path, original + tail + buffer.getvalue().encode("utf-8"))
     return updated
 

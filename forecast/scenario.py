@@ -42,7 +42,8 @@ ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 OUTCOME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 TOP_KEYS = ("id", "title", "description", "settings", "events")
 SETTING_KEYS = ("start", "interval", "drift_per_day", "seed", "draws", "weights", "lr_sd", "verbal")
-EVENT_KEYS = ("id", "question", "outcomes", "parents", "deadline", "prior", "resolution", "notes")
+EVENT_KEYS = ("id", "question", "outcomes", "parents", "deadline", "hazard", "prior", "resolution", "notes")
+HAZARDS = ("constant",)
 PRIOR_KEYS = ("p", "sd", "beta", "interval", "probs")
 RESOLUTION_KEYS = ("outcome", "date", "citation")
 DEFAULT_SD = 1.0
@@ -122,6 +123,7 @@ class Event:
     priors: Mapping[tuple[tuple[str, str], ...], Prior] = field(default_factory=dict)
     deadline: dt.date | None = None
     resolution: Resolution | None = None
+    hazard: str | None = None  # "constant": loses probability as days pass (data/README.md)
 
     @property
     def dim(self) -> int:
@@ -311,8 +313,9 @@ def load_scenario(path: str | Path) -> Scenario:
         found.add(1, "file", f"cannot be read: {exc.strerror}")
         found.raise_if_any()
     data = load_located(text, found)
-    found.raise_if_any()
-    return _build(data, found)
+    if len(found) and not isinstance(data, Node):
+        found.raise_if_any()
+    return _build(data, found)  # YAML-level problems (duplicate keys, tags) are reported with the rest
 
 
 def scenario_from_dict(data: Mapping[str, Any], path: str = "<scenario>") -> Scenario:
@@ -493,11 +496,27 @@ def _events(node: Any, line: int, found: Problems) -> tuple[Event, ...]:
             deadline = _date(item["deadline"])
             if deadline is None:
                 found.add(item.lines["deadline"], f"{eid}.deadline", f"{item['deadline']!r} is not a date YYYY-MM-DD")
-        event = Event(eid, question, outcomes[eid], parents[eid], deadline=deadline)
+        hazard = _hazard(item, eid, deadline, outcomes[eid], found)
+        event = Event(eid, question, outcomes[eid], parents[eid], deadline=deadline, hazard=hazard)
         resolution = _resolution(item, event, found)
         priors = _priors(item, event, outcomes, found)
         events.append(replace(event, priors=MappingProxyType(priors), resolution=resolution))
     return tuple(events)
+
+
+def _hazard(item: Node, eid: str, deadline: dt.date | None, outcomes: tuple[str, ...], found: Problems) -> str | None:
+    if item.get("hazard") is None:
+        return None
+    value, at = _text(item, "hazard"), item.lines["hazard"]
+    if value not in HAZARDS:
+        found.add(at, f"{eid}.hazard", f"{value!r} is not a hazard{nearest(value, HAZARDS)}; the one hazard is constant")
+    elif deadline is None:
+        found.add(at, f"{eid}.hazard", "a hazard needs a deadline, e.g. deadline: 2025-04-30")
+    elif len(outcomes) != 2:
+        found.add(at, f"{eid}.hazard", "a hazard needs exactly two outcomes, the first being 'it happens'")
+    else:
+        return value
+    return None
 
 
 def _outcomes(item: Node, eid: str, found: Problems) -> tuple[str, ...]:

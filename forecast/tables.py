@@ -22,7 +22,7 @@ import pandas as pd
 from .belief import expected_sigmoid, expected_softmax, sigmoid_interval
 from .evidence import EvidenceLog
 from .scenario import Scenario, format_given
-from .update import BeliefHistory, branch_probability_draws, run_filter
+from .update import BeliefHistory, branch_probability_draws, expected_hazard_probability, hazard_probability, run_filter
 
 __all__ = ["Forecast", "VIEWS", "exact_update", "format_table", "make_forecast"]
 
@@ -68,6 +68,8 @@ class Forecast:
     diagnostics: pd.DataFrame | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     trajectory_source: Any = None
+    idata: Any = None  # the MCMC posterior as an xarray DataTree (see forecast.model)
+    convergence_warning: str | None = None  # divergences or R-hat > 1.01, in words (MCMC)
 
     # ------------------------------------------------------------------ tables
     @cached_property
@@ -166,7 +168,8 @@ def exact_update(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str
     settings = scenario.settings
     means, intervals = _states_summary(history, -1, settings.interval, settings.seed, settings.draws)
     draws = branch_probability_draws([m[-1] for m in history.mean], [c[-1] for c in history.cov],
-                                     history.resolved[:, -1], settings.draws, settings.seed)
+                                     history.resolved[:, -1], settings.draws, settings.seed,
+                                     None if history.hazard is None else history.hazard[:, -1])
     return Forecast(scenario, evidence, history.as_of, "exact", means, draws, intervals,
                     history.n_evidence[:, -1], history=history, settings={"seed": settings.seed})
 
@@ -185,6 +188,10 @@ def _states_summary(history: BeliefHistory, t: int, level: float, seed: int, n_d
         if m.shape[1] == 1:
             p1 = float(expected_sigmoid(m[t, 0], S[t, 0, 0]))
             lo, hi = sigmoid_interval(m[t, 0], S[t, 0, 0], level)
+            if history.hazard is not None and history.hazard[b, t] != 1.0:  # constant hazard (update.py)
+                r = history.hazard[b, t]
+                p1 = float(expected_hazard_probability(m[t, 0], S[t, 0, 0], r))
+                lo, hi = hazard_probability(lo, r), hazard_probability(hi, r)
             means.append(np.array([p1, 1.0 - p1]))
             intervals.append((np.array([float(lo), 1.0 - float(hi)]), np.array([float(hi), 1.0 - float(lo)])))
         else:
@@ -207,6 +214,10 @@ def trajectory_table(history: BeliefHistory, level: float, seed: int, n_draws: i
         if event.dim == 1:
             p = np.asarray(expected_sigmoid(m[:, 0], S[:, 0, 0]))
             lo, hi = sigmoid_interval(m[:, 0], S[:, 0, 0], level)
+            if history.hazard is not None and (history.hazard[branch.index] != 1.0).any():  # constant hazard
+                r = history.hazard[branch.index]
+                p = np.asarray(expected_hazard_probability(m[:, 0], S[:, 0, 0], r))
+                lo, hi = hazard_probability(lo, r), hazard_probability(hi, r)
             probs = np.column_stack([p, 1 - p])
             lows, highs = np.column_stack([lo, 1 - hi]), np.column_stack([hi, 1 - lo])
         else:
@@ -279,7 +290,8 @@ def _tree_tables(scenario: Scenario, means: list[np.ndarray], draws: list[np.nda
         for k, o in enumerate(event.outcomes):
             p = float(path_mean[outcome_idx[:, i] == k].sum())
             lo, hi = np.quantile(marg_draws[(event.id, o)], qs)
-            rows.append((event.id, o, p, float(lo), float(hi)))
+            # sums of products can overshoot 1 by a rounding error: keep them probabilities
+            rows.append((event.id, o, min(max(p, 0.0), 1.0), float(np.clip(lo, 0.0, 1.0)), float(np.clip(hi, 0.0, 1.0))))
     marginals = pd.DataFrame(rows, columns=COLUMNS["marginals"])
     return paths, marginals
 

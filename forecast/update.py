@@ -21,9 +21,10 @@ import pandas as pd
 from .belief import logit, sigmoid
 from .errors import ForecastError
 from .evidence import DEFAULT_PROB_SD, EvidenceLog
-from .scenario import Event, Scenario, parse_given
+from .scenario import Scenario, parse_given
 
-__all__ = ["BeliefHistory", "resolve_dates", "run_filter"]
+__all__ = ["BeliefHistory", "expected_hazard_probability", "hazard_exponents", "hazard_probability",
+           "resolve_dates", "run_filter"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +47,9 @@ class BeliefHistory:
         One row per (entry, branch) applied at the as-of date: ``entry``, ``date``,
         ``branch`` (index), ``kind``, ``shift`` (the change of the branch mean's first
         component it caused, in log-odds) and ``weight``.
+    hazard : ndarray or None
+        ``(n_branches, T)`` constant-hazard exponents ``r`` (see
+        :func:`hazard_exponents`; 1 = no hazard), or None when no event opts in.
     """
 
     scenario: Scenario
@@ -55,6 +59,7 @@ class BeliefHistory:
     n_evidence: np.ndarray
     resolved: np.ndarray
     contributions: pd.DataFrame
+    hazard: np.ndarray | None = None
 
     @property
     def as_of(self) -> dt.date:
@@ -68,8 +73,11 @@ def resolve_dates(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | N
     dates = log.frame["date"]
     start = scenario.settings.start
     if start is None:
+        # DESIGN: the default start is the earliest entry's date (resolutions only when
+        # there are no entries; an earlier resolution must not add drift before it)
         candidates = [d.date() for d in (dates.min(),) if pd.notna(d)]
-        candidates += [e.resolution.date for e in scenario.events if e.resolution]
+        if not candidates:
+            candidates = [e.resolution.date for e in scenario.events if e.resolution]
         if not candidates:
             raise ForecastError(f"{scenario.path}: settings.start: no start date; give settings.start (the date the priors describe)")
         start = min(candidates)
@@ -105,26 +113,32 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
     ('2025-04-18', True)
     """
     start, as_of_date = resolve_dates(scenario, log, as_of)
-    frame = log.frame[log.frame["date"] <= pd.Timestamp(as_of_date)]
+    frame = log.frame
+    known = (frame["date"] <= pd.Timestamp(as_of_date)).to_numpy()
     origin = np.datetime64(start, "D")
     days_all = (frame["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
     snap = {0, (np.datetime64(as_of_date, "D") - origin).astype(np.int64)}
-    snap.update(np.unique(days_all).tolist())
+    snap.update(np.unique(days_all[known]).tolist())
     for event in scenario.events:
         if event.resolution and start <= event.resolution.date <= as_of_date:
             snap.add((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64))
     snap_days = np.array(sorted(snap), dtype=np.int64)
 
+    # the entries by their rows in the log (no copies of the frame); retractions aside
     is_retraction = (frame["kind"] == "retraction").to_numpy()
-    entries = frame[~is_retraction]
-    entry_days = days_all[~is_retraction]
-    retracted_day = pd.Series(days_all[is_retraction], index=frame["retracts"][is_retraction].to_numpy())
+    entry_rows = np.flatnonzero(known & ~is_retraction)
+    entry_days = days_all[entry_rows]
+    retraction_rows = np.flatnonzero(known & is_retraction)
+    retracted_day = pd.Series(days_all[retraction_rows], index=frame["retracts"].to_numpy()[retraction_rows])
     retracted_day = retracted_day.groupby(level=0).min()
-    retracted_at = entries["id"].map(retracted_day).to_numpy(dtype=float)  # NaN = never
+    retracted_at = (frame["id"].map(retracted_day).to_numpy(dtype=float)[entry_rows] if len(retracted_day)
+                    else np.full(len(entry_rows), np.nan))  # NaN = never
 
-    pairs = _expand_to_branches(scenario, entries)
-    weights, taus = _weights(scenario, entries)
+    rows_of = _expand_to_branches(scenario, frame, entry_rows)
+    inputs = _entry_inputs(scenario, frame, entry_rows)
     epochs = np.unique(np.concatenate([[0], retracted_day.to_numpy(dtype=np.int64)]))
+    ids, entry_dates = frame["id"].array, frame["date"].to_numpy()[entry_rows]
+    drift = scenario.settings.drift_per_day
 
     n_b, T = len(scenario.branches), len(snap_days)
     means = [np.zeros((T, scenario.event(b.event).dim)) for b in scenario.branches]
@@ -139,21 +153,21 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
         active = ~(retracted_at <= epoch_start)
         final = k == len(epochs) - 1
         for event in scenario.events:
-            data = _event_inputs(event, entries, pairs, weights, taus, active)
             for branch in scenario.branches_of(event.id):
                 prior = event.priors[branch.given]
-                sel = data["branch"] == branch.index
-                out = _filter_branch(prior.mean, prior.cov, entry_days[data["entry"][sel]], data, sel,
-                                     scenario.settings.drift_per_day, snap_days[in_epoch])
+                rows = rows_of[branch.index]
+                rows = rows if active.all() else rows[active[rows]]
+                out = _filter_branch(prior.mean, prior.cov, entry_days[rows], inputs, rows, drift, snap_days[in_epoch])
                 means[branch.index][in_epoch], covs[branch.index][in_epoch], n_ev[branch.index, in_epoch] = out[:3]
                 if final:
+                    is_obs = inputs["is_obs"][rows]
                     shifts_final.append(pd.DataFrame({
-                        "entry": entries["id"].to_numpy()[data["entry"][sel]],
-                        "date": entries["date"].to_numpy()[data["entry"][sel]],
+                        "entry": ids.take(entry_rows[rows]),
+                        "date": entry_dates[rows],
                         "branch": branch.index,
-                        "kind": np.where(data["is_obs"][sel], "observation", "signal"),
+                        "kind": _KIND_NAMES.take(is_obs.astype(np.intp)),
                         "shift": out[3][:, 0],
-                        "weight": np.where(data["is_obs"][sel], np.nan, weights[data["entry"][sel]]),
+                        "weight": np.where(is_obs, np.nan, inputs["weight"][rows]),
                     }))
     resolved = np.full((n_b, T), -1, dtype=np.int64)
     for event in scenario.events:
@@ -164,72 +178,203 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
     dates = pd.DatetimeIndex(origin + snap_days.astype("timedelta64[D]"))
     contributions = (pd.concat(shifts_final, ignore_index=True) if shifts_final
                      else pd.DataFrame(columns=["entry", "date", "branch", "kind", "shift", "weight"]))
-    return BeliefHistory(scenario, dates, means, covs, n_ev, resolved, contributions)
+    exponents = hazard_exponents(scenario, start, snap_days) if any(e.hazard for e in scenario.events) else None
+    return BeliefHistory(scenario, dates, means, covs, n_ev, resolved, contributions, exponents)
 
 
-def _weights(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def hazard_exponents(scenario: Scenario, start: dt.date, days: np.ndarray) -> np.ndarray:
+    """Constant-hazard exponents ``r`` of every branch at ``days`` (days since ``start``).
+
+    An event with ``hazard: constant`` reads its branch state ``x`` as the log-odds that
+    it happens within ``[start, deadline]`` (``L`` days). A constant daily hazard ``h``
+    with ``1 - p = exp(-h L)`` gives, after ``t`` days without the event,
+    ``P(happens by deadline | not yet) = 1 - (1 - p)**r`` with ``r = (L - t) / L``,
+    clipped to ``[0, 1]``. Events without a hazard get ``r = 1`` (no change).
+
+    Examples
+    --------
+    >>> from forecast import load_default
+    >>> scenario, _ = load_default()
+    >>> hazard_exponents(scenario, scenario.settings.start, np.array([0, 10])).shape[1]
+    2
+    """
+    days = np.asarray(days, dtype=float)
+    out = np.ones((len(scenario.branches), len(days)))
+    for event in scenario.events:
+        if event.hazard != "constant" or event.deadline is None:
+            continue
+        length = float((event.deadline - start).days)
+        r = np.clip((length - days) / length, 0.0, 1.0) if length > 0 else np.zeros_like(days)
+        for branch in scenario.branches_of(event.id):
+            out[branch.index] = r
+    return out
+
+
+def hazard_probability(p, r):
+    """``P(happens by deadline | not yet)`` = ``1 - (1 - p)**r`` (elementwise)."""
+    p, r = np.asarray(p, dtype=float), np.asarray(r, dtype=float)
+    return -np.expm1(r * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
+
+
+def expected_hazard_probability(m, S, r):
+    """``E[1 - (1 - sigmoid(x))**r]`` for ``x ~ N(m, S)`` (elementwise; trapezoid rule, ~1e-9)."""
+    m, S, r = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(S, dtype=float), np.asarray(r, dtype=float))
+    out = np.empty(m.shape)
+    for i in np.ndindex(m.shape):
+        sd = float(np.sqrt(max(S[i], 0.0)))
+        if sd == 0.0:
+            out[i] = hazard_probability(sigmoid(m[i]), r[i])
+            continue
+        h = min(0.05, 0.25 / sd)
+        z = np.arange(-10.0, 10.0 + h / 2, h)
+        phi = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi) * h
+        out[i] = float(hazard_probability(sigmoid(m[i] + sd * z), r[i]) @ phi)
+    return out if out.ndim else float(out)
+
+
+_KIND_NAMES = pd.Series(["signal", "observation"]).array  # contributions' kind, by is_obs
+
+
+def _distinct_pairs(a: pd.Series, b: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """``(codes, pairs)``: for each of ``rows``, its index into the distinct ``(a, b)`` value pairs."""
+    a_codes, a_values = pd.factorize(a)
+    b_codes, b_values = pd.factorize(b)
+    n_b = max(len(b_values), 1)
+    codes, keys = pd.factorize(a_codes[rows] * n_b + b_codes[rows])
+    return codes, [(a_values[key // n_b], b_values[key % n_b]) for key in keys]
+
+
+def _weights(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each entry's grading weight ``w`` and its ``τ`` (``lr_sd`` or the grade's default)."""
     grading = scenario.settings.grading
-    code = entries["reliability"].replace("", "F") + entries["credibility"].replace("", "6")
-    weights = code.map(grading.weight_table()).to_numpy(dtype=float)
-    tau = entries["lr_sd"].fillna(code.map(grading.lr_sd_table())).to_numpy(dtype=float)
-    return weights, tau
+    weight_table, lr_sd_table = grading.weight_table(), grading.lr_sd_table()
+    codes, grades = _distinct_pairs(frame["reliability"], frame["credibility"], rows)
+    grades = [(r or "F") + (c or "6") for r, c in grades]
+    weights = np.array([weight_table.get(g, np.nan) for g in grades], dtype=float)[codes]
+    default_tau = np.array([lr_sd_table.get(g, np.nan) for g in grades], dtype=float)[codes]
+    lr_sd = frame["lr_sd"].to_numpy(dtype=float)[rows]
+    return weights, np.where(np.isnan(lr_sd), default_tau, lr_sd)
 
 
-def _expand_to_branches(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(entry index, branch index) for every branch each entry applies to."""
-    keys, codes = np.unique((entries["event"] + "|" + entries["given"]).to_numpy(dtype=str), return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
-    entry_parts, branch_parts = [], []
-    for c, key in enumerate(keys):
-        event_id, given = key.split("|", 1)
+def _expand_to_branches(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarray) -> list[np.ndarray]:
+    """For every branch (by index), the entries (positions in ``rows``) that apply to it, in file order."""
+    codes, keys = _distinct_pairs(frame["event"], frame["given"], rows)
+    applies = np.zeros((len(scenario.branches), len(keys)), dtype=bool)
+    for c, (event_id, given) in enumerate(keys):
         want = dict(parse_given(given))
-        targets = [b.index for b in scenario.branches_of(event_id) if all(dict(b.given).get(p) == o for p, o in want.items())]
-        rows = order[bounds[c]:bounds[c + 1]]
-        entry_parts.append(np.repeat(rows, len(targets)))
-        branch_parts.append(np.tile(np.array(targets, dtype=np.int64), len(rows)))
-    if not entry_parts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    entry_idx, branch_idx = np.concatenate(entry_parts), np.concatenate(branch_parts)
-    order = np.lexsort((entry_idx, branch_idx))  # by branch, then file order (dates sorted below)
-    return entry_idx[order], branch_idx[order]
+        for b in scenario.branches_of(event_id):
+            applies[b.index, c] = all(dict(b.given).get(p) == o for p, o in want.items())
+    return [np.flatnonzero(applies[b][codes]) for b in range(len(scenario.branches))]
 
 
-def _event_inputs(event: Event, entries: pd.DataFrame, pairs: tuple[np.ndarray, np.ndarray],
-                  weights: np.ndarray, taus: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
-    """Per (entry, branch) pair of one event: mean step, covariance step, observation."""
-    entry_idx, branch_idx = pairs
-    mine = (entries["event"].to_numpy()[entry_idx] == event.id) & active[entry_idx]
-    e, b = entry_idx[mine], branch_idx[mine]
-    d = event.dim
-    is_obs = entries["kind"].to_numpy()[e] == "observation"
-    favours = entries["favours"].to_numpy()[e]
-    k = pd.Series(favours).map({o: i for i, o in enumerate(event.outcomes)}).fillna(0).to_numpy(dtype=np.int64)
-    direction = np.zeros((len(e), d))
-    inner = k < d
-    direction[np.flatnonzero(inner), k[inner]] = 1.0
-    direction[~inner] = -1.0
-    step = np.where(is_obs, 0.0, weights[e] * np.log(np.nan_to_num(entries["lr"].to_numpy()[e], nan=1.0)))
-    var = np.where(is_obs, 0.0, (weights[e] * np.nan_to_num(taus[e])) ** 2)
-    prob = entries["probability"].to_numpy()[e]
-    prob_sd = np.nan_to_num(entries["prob_sd"].to_numpy()[e], nan=DEFAULT_PROB_SD)
+def _entry_inputs(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per entry (the frame's ``rows``): weight, steps of the mean and the variance, outcome, reading and noise.
+
+    A signal moves the mean by ``w ln(lr)`` along the outcome ``k`` it favours and the
+    variance by ``(w τ)²``; an observation reads ``y = logit(p)`` of outcome ``k`` with
+    noise ``R``.
+    """
+    weights, taus = _weights(scenario, frame, rows)
+    is_obs = (frame["kind"] == "observation").to_numpy(dtype=bool)[rows]
+    lr = frame["lr"].to_numpy(dtype=float)[rows]
+    codes, pairs = _distinct_pairs(frame["event"], frame["favours"], rows)
+    outcome = [_outcome_index(scenario.event(e).outcomes, f) for e, f in pairs]
     return {
-        "entry": e, "branch": b, "is_obs": is_obs, "k": k,
-        "dm": direction * step[:, None],
-        "dS": direction[:, :, None] * direction[:, None, :] * var[:, None, None],
-        "y": logit(np.where(is_obs, prob, 0.5)), "R": prob_sd**2,
+        "is_obs": is_obs,
+        "weight": weights,
+        "k": np.array(outcome, dtype=np.int64)[codes],
+        "step": np.where(is_obs, 0.0, weights * np.log(np.nan_to_num(lr, nan=1.0))),
+        "var": np.where(is_obs, 0.0, (weights * np.nan_to_num(taus)) ** 2),
+        "y": logit(np.where(is_obs, frame["probability"].to_numpy(dtype=float)[rows], 0.5)),
+        "R": np.nan_to_num(frame["prob_sd"].to_numpy(dtype=float)[rows], nan=DEFAULT_PROB_SD) ** 2,
     }
 
 
-def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, data: dict, sel: np.ndarray,
+def _outcome_index(outcomes: Sequence[str], favours: str) -> int:
+    """Index of the outcome an entry names (the first outcome when it names none)."""
+    return outcomes.index(favours) if favours in outcomes else 0
+
+
+def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dict[str, np.ndarray], rows: np.ndarray,
                    drift: float, snap_days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One branch: states at ``snap_days``, entries applied by then, and each entry's shift."""
-    order = np.argsort(days, kind="stable")  # pairs are in file order: ties keep it
-    days = days[order]
-    dm, dS = data["dm"][sel][order], data["dS"][sel][order]
-    is_obs, k = data["is_obs"][sel][order], data["k"][sel][order]
-    y, R = data["y"][sel][order], data["R"][sel][order]
+    """One branch: states at ``snap_days``, entries applied by then, and each entry's shift.
+
+    ``rows`` are the branch's entries in file order, ``days`` their days since the start.
+    Between observations the state moves by sums (cumulative sums here); each
+    observation is one Kalman step from the state just before it.
+    """
+    d = len(m0)
+    ordered = bool(np.all(days[1:] >= days[:-1]))  # a log is usually kept in date order
+    order = np.arange(len(rows)) if ordered else np.argsort(days, kind="stable")  # ties keep file order
+    rows, days = rows[order], days[order]
+    is_obs, k = inputs["is_obs"][rows], inputs["k"][rows]
+    y, R = inputs["y"][rows], inputs["R"][rows]
+    step, var = inputs["step"][rows], inputs["var"][rows]
+    if d == 1:  # a signal moves m by ±step and S by var
+        sign = np.where(k == 0, 1.0, -1.0)
+        mean, cov, applied, shifts = _filter_scalar(float(m0[0]), float(S0[0, 0]), days, sign * step, var, is_obs,
+                                                    k, y, R, drift, snap_days)
+        mean, cov, shifts = mean[:, None], cov[:, None, None], shifts[:, None]
+    else:
+        direction = np.zeros((len(rows), d))
+        inner = k < d
+        direction[np.flatnonzero(inner), k[inner]] = 1.0
+        direction[~inner] = -1.0
+        dm = direction * step[:, None]
+        dS = direction[:, :, None] * direction[:, None, :] * var[:, None, None]
+        mean, cov, applied, shifts = _filter_vector(m0, S0, days, dm, dS, is_obs, k, y, R, drift, snap_days)
+    if not ordered:
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        shifts = shifts[inverse]
+    return mean, cov, applied, shifts
+
+
+def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: np.ndarray, is_obs: np.ndarray,
+                   k: np.ndarray, y: np.ndarray, R: np.ndarray, drift: float, snap_days: np.ndarray):
+    """Run :func:`_filter_vector` for a two-outcome branch, on plain floats (the same arithmetic)."""
+    n = len(days)
+    cdm, cdS = np.cumsum(dm), np.cumsum(dS)
+    obs = np.flatnonzero(is_obs)
+    base_m, base_S = np.empty(len(obs) + 1), np.empty(len(obs) + 1)
+    base_day, base_at = np.zeros(len(obs) + 1, dtype=np.int64), np.full(len(obs) + 1, -1)
+    base_m[0], base_S[0] = m0, S0
+    shifts = dm.copy()
+    m_b, S_b, day_b, cdm_b, cdS_b = m0, S0, 0, 0.0, 0.0
+    shift = np.empty(len(obs))
+    steps = zip(cdm[obs].tolist(), cdS[obs].tolist(), days[obs].tolist(), (k[obs] == 0).tolist(), y[obs].tolist(),
+                R[obs].tolist(), strict=True)
+    for s, (cdm_o, cdS_o, day_o, up, y_o, R_o) in enumerate(steps):
+        m = m_b + cdm_o - cdm_b
+        S = S_b + cdS_o - cdS_b + drift * (day_o - day_b)
+        h, H = (m, 1.0) if up else (-m, -1.0)  # the reading is logit P(outcome k) = ±x
+        gain = S * H / (H * S * H + R_o)
+        m_b, S_b = m + gain * (y_o - h), (1.0 - gain * H) * S
+        shift[s] = m_b - m
+        base_m[s + 1], base_S[s + 1] = m_b, S_b
+        day_b, cdm_b, cdS_b = day_o, cdm_o, cdS_o
+    shifts[obs] = shift
+    base_day[1:], base_at[1:] = days[obs], obs
+    j = np.searchsorted(days, snap_days, side="right") - 1  # last entry applied by each snapshot
+    seen = j >= 0
+    jj = np.maximum(j, 0)
+    if n:
+        seg = np.searchsorted(obs, jj, side="right")  # the observation the state last restarted from
+        at = base_at[seg]
+        m_j = base_m[seg] + cdm[jj] - np.where(at >= 0, cdm[np.maximum(at, 0)], 0.0)
+        S_j = (base_S[seg] + cdS[jj] - np.where(at >= 0, cdS[np.maximum(at, 0)], 0.0)
+               + drift * (days[jj] - base_day[seg]))
+    else:
+        m_j, S_j = np.full(len(jj), m0), np.full(len(jj), S0)
+    last_day = np.where(seen, days[jj] if n else 0, 0)
+    mean = np.where(seen, m_j, m0)
+    cov = np.where(seen, S_j, S0) + drift * (snap_days - last_day)
+    return mean, cov, j + 1, shifts
+
+
+def _filter_vector(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, dm: np.ndarray, dS: np.ndarray,
+                   is_obs: np.ndarray, k: np.ndarray, y: np.ndarray, R: np.ndarray, drift: float, snap_days: np.ndarray):
+    """Run the filter over date-ordered steps ``dm`` ``(n, d)``, ``dS`` ``(n, d, d)`` and observations."""
     n, d = dm.shape
     cdm, cdS = np.cumsum(dm, axis=0), np.cumsum(dS, axis=0)
     obs = np.flatnonzero(is_obs)
@@ -256,9 +401,7 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, data: dict,
     last_day = np.where(seen, days[jj] if n else 0, 0)
     mean = np.where(seen[:, None], m_i[jj] if n else m0, m0)
     cov = np.where(seen[:, None, None], S_i[jj] if n else S0, S0) + drift * (snap_days - last_day)[:, None, None]
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(n)
-    return mean, cov, j + 1, shifts[inverse]
+    return mean, cov, j + 1, shifts
 
 
 def _observe(m: np.ndarray, S: np.ndarray, k: int, y: float, R: float) -> tuple[np.ndarray, np.ndarray]:
@@ -288,11 +431,15 @@ def _observe(m: np.ndarray, S: np.ndarray, k: int, y: float, R: float) -> tuple[
 
 
 def branch_probability_draws(mean: Sequence[np.ndarray], cov: Sequence[np.ndarray], resolved: np.ndarray,
-                             n_draws: int, seed: int) -> list[np.ndarray]:
-    """Seeded draws ``(n_draws, K)`` of each branch's outcome probabilities."""
+                             n_draws: int, seed: int, exponents: np.ndarray | None = None) -> list[np.ndarray]:
+    """Seeded draws ``(n_draws, K)`` of each branch's outcome probabilities.
+
+    ``exponents`` (one a branch) applies the constant hazard of :func:`hazard_exponents`.
+    """
     rng = np.random.default_rng(seed)
     out = []
-    for m, S, r in zip(mean, cov, resolved, strict=True):
+    exponents = np.ones(len(resolved)) if exponents is None else exponents
+    for m, S, r, hz in zip(mean, cov, resolved, exponents, strict=True):
         d = len(m)
         z = rng.standard_normal((n_draws, d))
         if r >= 0:
@@ -303,7 +450,7 @@ def branch_probability_draws(mean: Sequence[np.ndarray], cov: Sequence[np.ndarra
         vals, vecs = np.linalg.eigh(S)
         x = m + z @ (vecs * np.sqrt(np.maximum(vals, 0.0))).T
         if d == 1:
-            p = sigmoid(x[:, 0])
+            p = sigmoid(x[:, 0]) if hz == 1.0 else hazard_probability(sigmoid(x[:, 0]), hz)
             out.append(np.column_stack([p, 1.0 - p]))
         else:
             full = np.concatenate([x, np.zeros((n_draws, 1))], axis=1)

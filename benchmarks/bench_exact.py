@@ -1,0 +1,305 @@
+"""Benchmark of the exact path: evidence logs of 10k, 100k and 1M entries.
+
+For each size a synthetic log for the bundled default scenario is written to a
+temporary folder, and each stage is measured in a fresh process (so peak memory is
+the stage's own):
+
+- ``read_csv``    pandas' own ``pd.read_csv`` of the same file (the baseline);
+- ``branches``    ``load_evidence`` + ``exact_update(...).branches``;
+- ``trajectory``  ``load_evidence`` + ``exact_update(...).trajectory`` (the full replay).
+
+Reported: wall time (median of the repeats), entries per second, peak memory as
+``tracemalloc``'s peak of Python/NumPy/pandas allocations (a separate, untimed run)
+and as the growth of the process's peak RSS over its RSS before the stage, each with
+its ratio to ``read_csv``. Then ``forecast table`` on the default scenario as a whole
+process against ``python -c "import pandas"`` (medians of several runs), and a check
+that the exact path never imports PyMC.
+
+Figures only: nothing here asserts on timing. ``make bench`` runs it.
+
+    python benchmarks/bench_exact.py [--sizes 10000,100000,1000000] [--repeats N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+GOALS = {"branches": 3.0, "trajectory": 5.0}  # × read_csv at 1M entries
+CLI_GOAL = 2.0  # `forecast table` within 2 × `python -c "import pandas"`
+
+VERBAL = np.array(["negligible", "weak", "moderate", "strong", "very_strong"])
+RELIABILITY = np.array(["", "A", "B", "C", "D", "E", "F"])
+CREDIBILITY = np.array(["", "1", "2", "3", "4", "5", "6"])
+SOURCES = np.array(["Reuters", "AP", "TASS", "Kyiv Independent", "State Dept sources", "Kremlin readout",
+                    "ISW", "Analyst panel", "Polymarket", "Metaculus"])
+SUMMARIES = np.array([
+    "Officials signalled readiness to continue talks next week.",
+    "A senior source said the proposal was \"under review\" in Moscow.",
+    "Reported troop movements near the front line, unconfirmed.",
+    "The envoy described the latest round as constructive, with no breakthrough.",
+    "Sanctions bill advanced in committee; vote expected later this month.",
+    "Forecasting market price for the outcome, daily close.",
+])
+CITATION = "Synthetic benchmark entry (benchmarks/bench_exact.py)"
+
+
+# --------------------------------------------------------------------------- the synthetic log
+
+
+def _givens(scenario) -> dict[str, list[str]]:
+    """Every ``given`` an entry about each event may carry: empty, or any subset of its parents' outcomes."""
+    out = {}
+    for event in scenario.events:
+        options = [""]
+        for branch in scenario.branches_of(event.id):
+            pairs = list(branch.given)
+            options.append(";".join(f"{p}={o}" for p, o in pairs))
+            options.extend(f"{p}={o}" for p, o in pairs if len(pairs) > 1)  # one parent only
+        out[event.id] = sorted(set(options), key=options.index)
+    return out
+
+
+def make_log(scenario, n: int, seed: int = 0, observations: float = 0.10, retractions: float = 0.0) -> pd.DataFrame:
+    """A realistic evidence log of ``n`` entries as a string frame (file order = date order).
+
+    About ``observations`` of the entries are observations (a probability and its noise),
+    the rest signals with random events, ``given`` (half empty), grading and a verbal
+    or numeric likelihood ratio; dates spread over a year after the scenario's start.
+    ``retractions`` is the share of entries that retract an earlier one.
+    """
+    rng = np.random.default_rng(seed)
+    start = np.datetime64(scenario.settings.start, "D")
+    days = np.sort(rng.integers(0, 366, n))
+    event_ids = np.array([e.id for e in scenario.events])
+    event = event_ids[rng.integers(0, len(event_ids), n)]
+    givens = _givens(scenario)
+    given = np.empty(n, dtype=object)
+    for e in event_ids:
+        rows = np.flatnonzero(event == e)
+        options = np.array(givens[e], dtype=object)
+        pick = np.where(rng.random(len(rows)) < 0.5, 0, rng.integers(0, len(options), len(rows)))
+        given[rows] = options[pick]
+    is_obs = rng.random(n) < observations
+    favours = np.where(rng.random(n) < 0.5, "yes", "no").astype(object)
+    favours[is_obs & (rng.random(n) < 0.5)] = ""  # an observation may leave it (= first outcome)
+    numeric_lr = np.char.mod("%.3g", np.exp(rng.normal(0.0, 1.0, n)).round(3))
+    lr = np.where(rng.random(n) < 0.5, VERBAL[rng.integers(0, len(VERBAL), n)], numeric_lr).astype(object)
+    lr[is_obs] = ""
+    lr_sd = np.where(rng.random(n) < 0.3, np.char.mod("%.2f", rng.uniform(0.1, 1.0, n)), "").astype(object)
+    lr_sd[is_obs] = ""
+    probability = np.where(is_obs, np.char.mod("%.3f", rng.uniform(0.02, 0.98, n)), "")
+    prob_sd = np.where(is_obs & (rng.random(n) < 0.7), np.char.mod("%.2f", rng.uniform(0.2, 1.2, n)), "")
+    frame = pd.DataFrame({
+        "id": np.char.mod("S%07d", np.arange(1, n + 1)),
+        "date": (start + days).astype(str),
+        "event": event,
+        "given": given,
+        "kind": np.where(is_obs, "observation", np.where(rng.random(n) < 0.5, "signal", "")),
+        "favours": favours,
+        "lr": lr,
+        "lr_sd": lr_sd,
+        "probability": probability,
+        "prob_sd": prob_sd,
+        "source": SOURCES[rng.integers(0, len(SOURCES), n)],
+        "reliability": RELIABILITY[rng.integers(0, len(RELIABILITY), n)],
+        "credibility": CREDIBILITY[rng.integers(0, len(CREDIBILITY), n)],
+        "summary": pd.Series(SUMMARIES[rng.integers(0, len(SUMMARIES), n)]) + pd.Series(np.char.mod(" (item %d)", np.arange(n))),
+        "citation": CITATION,
+        "retracts": "",
+    })
+    n_retract = int(round(n * retractions))
+    if n_retract:
+        # retract random earlier entries with a later entry of the same event, dated after them
+        targets = np.sort(rng.choice(n - 1, n_retract, replace=False))
+        rows = np.minimum(targets + rng.integers(1, max(2, n // 50), n_retract), n - 1)
+        rows = np.unique(rows[~np.isin(rows, targets)])
+        targets = targets[: len(rows)]
+        ok = ~np.isin(rows, targets) & (rows > targets)
+        rows, targets = rows[ok], targets[ok]
+        frame.loc[rows, "retracts"] = frame["id"].to_numpy()[targets]
+        frame.loc[rows, "event"] = frame["event"].to_numpy()[targets]
+        for c in ("given", "kind", "favours", "lr", "lr_sd", "probability", "prob_sd"):
+            frame.loc[rows, c] = ""
+        frame.loc[rows, "summary"] = "Retracted: the earlier report was wrong."
+    return frame
+
+
+def write_log(scenario, n: int, folder: Path, **options) -> Path:
+    path = folder / f"evidence-{n}.csv"
+    make_log(scenario, n, **options).to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+# --------------------------------------------------------------------------- one stage, one process
+
+
+def _rss_now() -> int:
+    """Current resident set size in bytes (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _stage(stage: str, path: str):
+    if stage == "read_csv":
+        return lambda: pd.read_csv(path)
+    from forecast import exact_update, load_default, load_evidence
+
+    scenario, _ = load_default()
+    if stage == "branches":
+        return lambda: exact_update(scenario, load_evidence(path, scenario)).branches
+    if stage == "trajectory":
+        return lambda: exact_update(scenario, load_evidence(path, scenario)).trajectory
+    raise ValueError(stage)
+
+
+def worker(stage: str, path: str, repeats: int) -> dict:
+    """Run one stage ``repeats`` times in this process; times, then memory."""
+    run = _stage(stage, path)
+    rss_before = _rss_now()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - t0)
+        del out
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    tracemalloc.start()
+    out = run()
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"times": times, "rss": max(0, peak_rss - rss_before), "traced": traced_peak,
+            "pymc": "pymc" in sys.modules}
+
+
+def measure(stage: str, path: Path, repeats: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", stage, str(path), str(repeats)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- whole processes
+
+
+def _wall(cmd: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _forecast_command() -> list[str]:
+    script = Path(sys.executable).with_name("forecast")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "forecast.cli"]
+
+
+def check_no_pymc() -> tuple[bool, str]:
+    """Run ``forecast table`` under ``-X importtime``; True when no pymc/pytensor module was imported."""
+    cmd = [sys.executable, "-X", "importtime", "-c", "import sys; from forecast.cli import main; sys.exit(main(['table']))"]
+    err = subprocess.run(cmd, check=True, capture_output=True, text=True).stderr
+    heavy = sorted({line.rsplit("|", 1)[-1].strip().split(".")[0] for line in err.splitlines()
+                    if line.startswith("import time:") and line.rsplit("|", 1)[-1].strip().split(".")[0]
+                    in {"pymc", "pytensor", "arviz", "matplotlib", "nutpie", "xarray", "scipy"}})
+    return not heavy, ", ".join(heavy) or "none of pymc, pytensor, arviz, matplotlib, nutpie, xarray, scipy"
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _mib(b: float) -> str:
+    return f"{b / 2**20:8.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated numbers of entries")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per stage (default: 5, 3, 2 by size)")
+    parser.add_argument("--cli-runs", type=int, default=7, help="runs of each whole-process command")
+    parser.add_argument("--keep", metavar="DIR", help="write the logs to DIR and keep them")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        stage, path, repeats = args.worker
+        print(json.dumps(worker(stage, path, int(repeats))))
+        return 0
+
+    from forecast import load_default
+
+    scenario, _ = load_default()
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-exact-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs; logs in {folder}")
+    print("stages run in fresh processes; time = median wall time; rss = peak RSS growth during the stage; "
+          "traced = tracemalloc peak\n")
+    header = (f"{'entries':>9}  {'stage':<10} {'time s':>8} {'× csv':>6} {'entries/s':>11} "
+              f"{'rss MiB':>8} {'× csv':>6} {'traced MiB':>10} {'× csv':>6}")
+    print(header)
+    print("-" * len(header))
+    verdicts = []
+    pymc_seen = False
+    try:
+        for n in sizes:
+            t0 = time.perf_counter()
+            path = write_log(scenario, n, folder)
+            gen = time.perf_counter() - t0
+            repeats = args.repeats or (5 if n <= 20_000 else 3 if n <= 200_000 else 2)
+            base = None
+            for stage in ("read_csv", "branches", "trajectory"):
+                r = measure(stage, path, repeats)
+                pymc_seen |= r["pymc"]
+                t = statistics.median(r["times"])
+                if base is None:
+                    base = {"t": t, "rss": r["rss"], "traced": r["traced"]}
+                ratio = t / base["t"]
+                rss_ratio = r["rss"] / base["rss"] if base["rss"] else float("nan")
+                print(f"{n:>9,}  {stage:<10} {t:8.3f} {ratio:6.2f} {n / t:11,.0f} "
+                      f"{_mib(r['rss'])} {rss_ratio:6.2f} {_mib(r['traced']):>10} {r['traced'] / base['traced']:6.2f}")
+                if stage in GOALS and n >= 1_000_000:
+                    verdicts.append(f"{stage} at {n:,}: {ratio:.2f} × read_csv (goal <= {GOALS[stage]:g} ×)")
+            print(f"{'':>9}  (log: {path.stat().st_size / 2**20:.0f} MiB, written in {gen:.1f} s)")
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    print()
+    runs = args.cli_runs
+    _wall([sys.executable, "-c", "import pandas"], 1)  # warm the file cache
+    _wall(_forecast_command() + ["table"], 1)
+    t_pandas = statistics.median(_wall([sys.executable, "-c", "import pandas"], runs))
+    t_table = statistics.median(_wall(_forecast_command() + ["table"], runs))
+    print(f"whole process, median of {runs}:")
+    print(f"  python -c 'import pandas'        {t_pandas:6.3f} s")
+    print(f"  forecast table (default)         {t_table:6.3f} s   {t_table / t_pandas:.2f} × import pandas "
+          f"(goal <= {CLI_GOAL:g} ×)")
+    clean, names = check_no_pymc()
+    print(f"  heavy imports in `forecast table`: {names}")
+    print(f"  pymc in sys.modules after the exact stages: {'yes' if pymc_seen else 'no'}")
+    if verdicts:
+        print("\ngoals at 1M entries:")
+        for v in verdicts:
+            print(f"  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""The ``forecast`` command, run as a separate process like an analyst would run it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import forecast as fc
+from forecast import cli
+
+VIEW_COLUMNS = {
+    "branches": ["event", "given", "outcome", "probability", "lower", "upper", "n_evidence"],
+    "paths": ["path", "probability", "lower", "upper"],
+    "marginals": ["event", "outcome", "probability", "lower", "upper"],
+    "trajectory": ["date", "event", "given", "outcome", "probability", "lower", "upper"],
+}
+FORMATS = ("text", "csv", "markdown", "json")
+
+
+def command() -> list[str]:
+    """The installed console script, or the module when the script is not on PATH."""
+    script = shutil.which("forecast") or str(Path(sys.executable).with_name("forecast"))
+    return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "forecast.cli"]
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env.pop("FORECAST_DEBUG", None)
+    return subprocess.run([*command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def digest(*paths) -> list[str]:
+    return [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
+
+
+def in_process(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = cli.main(list(map(str, args)))
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def inputs(write_scenario, write_evidence):
+    s = write_scenario()
+    e = write_evidence("id,date,event,given,favours,lr,reliability,credibility,summary\n"
+                       "E1,2025-01-03,a,,yes,2,B,2,first\n"
+                       "E2,2025-01-05,b,a=no,no,moderate,A,1,second\n"
+                       "E3,2025-01-09,a,,no,1.5,,,third\n")
+    return s, e
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def test_validate_default_ok():
+    r = run("validate")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: ukraine-talks-2025")
+
+
+def test_validate_given_files_ok(inputs):
+    s, e = inputs
+    r = run("validate", "--scenario", s, "--evidence", e)
+    assert r.returncode == 0 and "3 evidence entries" in r.stdout
+
+
+BAD_SCENARIOS = {
+    "unknown_key.yaml": "id: t\ntitel: T\nevents:\n  - {id: a, question: A., prior: {p: 0.5}}\n",
+    "bad_p.yaml": "id: t\ntitle: T\nevents:\n  - {id: a, question: A., prior: {p: 1.5}}\n",
+    "syntax.yaml": "id: t\ntitle: [oops\nevents: []\n",
+    "tag.yaml": "id: t\ntitle: !!python/object/apply:os.system ['true']\nevents: []\n",
+    "empty.yaml": "",
+    "cycle.yaml": ("id: t\ntitle: T\nevents:\n  - {id: a, question: A., parents: [b], prior: {b=yes: {p: 0.5}, b=no: {p: 0.5}}}\n"
+                   "  - {id: b, question: B., parents: [a], prior: {a=yes: {p: 0.5}, a=no: {p: 0.5}}}\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SCENARIOS))
+def test_validate_bad_scenario(write_file, inputs, name):
+    _, e = inputs
+    s = write_file(name, BAD_SCENARIOS[name])
+    before = digest(s, e)
+    r = run("validate", "--scenario", s, "--evidence", e)
+    assert r.returncode == 1
+    output = r.stdout + r.stderr
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines and all(line.startswith(f"{s}:") for line in lines), output
+    assert all(line.split(":")[1].isdigit() for line in lines)
+    assert digest(s, e) == before
+
+
+BAD_LOGS = {
+    "bad_lr.csv": "id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,0,x\nE2,2025-01-02,a,yes,sturdy,x\n",
+    "ragged.csv": "id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,x,extra\n",
+    "unknown_column.csv": "id,date,event,favours,lr,summery\nE1,2025-01-02,a,yes,2,x\n",
+    "early.csv": "id,date,event,favours,lr,summary\nE1,2024-01-02,a,yes,2,x\n",
+    "latin1.csv": "id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,caf\xe9\n",
+    "empty.csv": "",
+    "open_quote.csv": 'id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,"open\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_LOGS))
+@pytest.mark.parametrize("verb", ["validate", "table"])
+def test_bad_evidence(write_file, inputs, name, verb):
+    s, _ = inputs
+    content = BAD_LOGS[name]
+    e = write_file(name, content.encode("latin-1") if "latin" in name else content)
+    before = digest(s, e)
+    if verb == "validate":  # a real process
+        r = run(verb, "--scenario", s, "--evidence", e)
+        status, output = r.returncode, r.stdout + r.stderr
+    else:  # the same code in this process (quicker)
+        status, out, err = in_process(verb, "--scenario", s, "--evidence", e)
+        output = out + err
+    assert status == 1
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines and all(line.startswith(f"{e}:") and line.split(":")[1].isdigit() for line in lines), output
+    assert digest(s, e) == before
+
+
+def test_validate_reports_both_files_problems_of_the_scenario_first(write_file, inputs):
+    s = write_file("bad.yaml", BAD_SCENARIOS["bad_p.yaml"])
+    r = run("validate", "--scenario", s, "--evidence", inputs[1])
+    assert r.returncode == 1 and f"{s}:4: a.prior.p: " in r.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--scenario", "missing.yaml", "--evidence", "missing.csv"], "missing.yaml:1: file: no such file"),
+    (["--scenario", "SCENARIO"], "--evidence"),
+    (["--as-of", "2025-13-01"], "as-of"),
+    (["--as-of", "2020-01-01"], "before the scenario's start"),
+])
+def test_table_bad_arguments(inputs, tmp_path, args, words):
+    s, e = inputs
+    args = [str(s) if a == "SCENARIO" else a for a in args]
+    r = run("table", *args, cwd=tmp_path)
+    assert r.returncode == 1
+    assert words in r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_unknown_view_is_a_usage_error():
+    r = run("table", "--view", "bogus")
+    assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- table
+
+
+@pytest.mark.parametrize("view", sorted(VIEW_COLUMNS))
+def test_table_csv_in_a_subprocess_matches_the_library(inputs, view):
+    s, e = inputs
+    r = run("table", "--scenario", s, "--evidence", e, "--view", view, "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    scenario = fc.load_scenario(s)
+    expected = fc.format_table(fc.exact_update(scenario, fc.load_evidence(e, scenario)).table(view), "csv")
+    assert r.stdout == expected  # byte-identical across processes
+    assert list(pd.read_csv(io.StringIO(r.stdout), keep_default_na=False).columns) == VIEW_COLUMNS[view]
+
+
+@pytest.mark.parametrize("view", sorted(VIEW_COLUMNS))
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_view_and_format(inputs, view, fmt):
+    s, e = inputs
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--view", view, "--format", fmt)
+    assert status == 0, err
+    columns = VIEW_COLUMNS[view]
+    if fmt == "csv":
+        frame = pd.read_csv(io.StringIO(out), keep_default_na=False)
+        assert list(frame.columns) == columns
+        assert frame["probability"].between(0, 1).all()
+    elif fmt == "json":
+        records = json.loads(out)
+        assert records and list(records[0]) == columns
+        assert all(0 <= r["probability"] <= 1 for r in records)
+    elif fmt == "markdown":
+        lines = out.splitlines()
+        assert lines[0] == "| " + " | ".join(columns) + " |"
+        assert set(lines[1]) <= set("|-: ")
+        assert all(line.startswith("| ") and line.endswith(" |") for line in lines)
+    else:
+        assert out.splitlines()[0].split() == columns
+    assert out.endswith("\n")
+
+
+def test_default_table_runs_on_the_bundled_example():
+    r = run("table", "--view", "marginals", "--format", "csv", "--as-of", "2025-04-18")
+    assert r.returncode == 0, r.stderr
+    frame = pd.read_csv(io.StringIO(r.stdout))
+    assert {"russia_accepts", "us_exits", "long_range_weapons", "spring_offensive"} <= set(frame["event"])
+
+
+def test_as_of(inputs):
+    s, e = inputs
+    status, early, _ = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "--as-of", "2025-01-04")
+    assert status == 0
+    frame = pd.read_csv(io.StringIO(early), keep_default_na=False)
+    assert list(frame["n_evidence"]) == [1, 1, 0, 0, 0, 0]
+    _, late, _ = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv")
+    assert late != early
+    _, traj, _ = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "--view", "trajectory",
+                            "--as-of", "2025-01-06")
+    assert sorted(set(pd.read_csv(io.StringIO(traj))["date"])) == ["2025-01-01", "2025-01-03", "2025-01-05", "2025-01-06"]
+
+
+def test_seed_option_changes_only_the_intervals_of_paths(inputs):
+    s, e = inputs
+    _, a, _ = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "--view", "paths", "--seed", "1")
+    _, b, _ = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "--view", "paths", "--seed", "2")
+    fa, fb = pd.read_csv(io.StringIO(a)), pd.read_csv(io.StringIO(b))
+    pd.testing.assert_series_equal(fa["probability"], fb["probability"])
+
+
+def test_output_file(inputs, tmp_path):
+    s, e = inputs
+    out = tmp_path / "out" / "table.md"
+    out.parent.mkdir()
+    r = run("table", "--scenario", s, "--evidence", e, "--format", "markdown", "-o", out)
+    assert r.returncode == 0 and r.stdout == ""
+    assert out.read_text().startswith("| event | given |")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
+    assert [p.name for p in out.parent.iterdir()] == ["table.md"]
+    # replacing an existing output is fine
+    r = run("table", "--scenario", s, "--evidence", e, "--format", "csv", "-o", out)
+    assert r.returncode == 0 and out.read_text().startswith("event,given,")
+
+
+@pytest.mark.parametrize("which", ["scenario", "evidence", "symlink", "hardlink"])
+def test_refuses_to_write_onto_an_input(inputs, tmp_path, which):
+    s, e = inputs
+    target = {"scenario": s, "evidence": e}.get(which)
+    if which == "symlink":
+        target = tmp_path / "link.csv"
+        target.symlink_to(e)
+    elif which == "hardlink":
+        target = tmp_path / "hard.csv"
+        os.link(e, target)
+    before = digest(s, e)
+    r = run("table", "--scenario", s, "--evidence", e, "-o", target)
+    assert r.returncode == 1
+    assert "refusing to overwrite an input file" in r.stderr and "Traceback" not in r.stderr
+    assert digest(s, e) == before
+
+
+@pytest.mark.parametrize("where", ["missing-dir/out.csv", "."])
+def test_unwritable_output_is_a_clear_error(inputs, tmp_path, where):
+    s, e = inputs
+    r = run("table", "--scenario", s, "--evidence", e, "-o", tmp_path / where)
+    assert r.returncode == 1
+    assert "-o:" in r.stderr and "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+def test_two_runs_are_byte_identical(inputs):
+    s, e = inputs
+    outs = [run("table", "--scenario", s, "--evidence", e, "--view", "paths", "--format", "json").stdout for _ in range(2)]
+    assert outs[0] == outs[1] and outs[0]
+
+
+# ----------------------------------------------------------------------------- append
+
+
+def test_append_command(inputs):
+    s, e = inputs
+    r = run("append", "--scenario", s, "--evidence", e, "id=E4", "date=2025-01-10", "event=a", "favours=yes",
+            "lr=weak", "summary=Another, with a comma")
+    assert r.returncode == 0, r.stderr
+    assert fc.load_evidence(e, fc.load_scenario(s)).entry("E4")["summary"] == "Another, with a comma"
+    before = digest(e)
+    r = run("append", "--scenario", s, "--evidence", e, "id=E4", "date=2025-01-10", "event=a", "favours=yes",
+            "lr=weak", "summary=dup")
+    assert r.returncode == 1 and f"{e}:6: id: duplicate id 'E4'" in r.stderr
+    assert digest(e) == before
+
+
+# ----------------------------------------------------------------------------- imports
+
+
+def test_exact_path_never_imports_pymc_or_matplotlib(inputs):
+    s, e = inputs
+    code = (
+        "import io, sys, contextlib, forecast.cli\n"
+        f"args = ['table', '--scenario', {str(s)!r}, '--evidence', {str(e)!r}, '--view', 'trajectory', '--format', 'csv']\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert forecast.cli.main(args) == 0\n"
+        "    assert forecast.cli.main(['validate']) == 0\n"
+        "    assert forecast.cli.main(['table', '--view', 'paths']) == 0\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pymc', 'pytensor', 'matplotlib', 'arviz', 'scipy'))\n"
+        "assert not bad, bad\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,343 @@
+"""Loading evidence logs: typed columns, line numbers, and every class of bad input.
+
+Each bad-input test asserts the exact ``PATH:LINE: column:`` prefix; one file with many
+problems checks that all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast as fc
+
+HEADER = "id,date,event,given,kind,favours,lr,lr_sd,probability,prob_sd,source,reliability,credibility,summary,citation,retracts\n"
+
+
+@pytest.fixture
+def scenario(write_scenario):
+    return fc.load_scenario(write_scenario())  # conftest.SMALL: a, and b given a; start 2025-01-01
+
+
+def problems(path, scenario) -> list[str]:
+    with pytest.raises(fc.InputError) as info:
+        fc.load_evidence(path, scenario)
+    assert isinstance(info.value, ValueError)
+    return str(info.value).splitlines()
+
+
+def assert_problem(lines: list[str], path, line: int, field: str, *words: str) -> None:
+    prefix = f"{path}:{line}: {field}: "
+    hits = [text for text in lines if text.startswith(prefix)]
+    assert hits, f"no problem starting {prefix!r} in:\n" + "\n".join(lines)
+    for word in words:
+        assert any(word in text for text in hits), f"{word!r} not in {hits}"
+
+
+def good(i: int = 1, **fields) -> str:
+    row = {"id": f"E{i}", "date": "2025-01-02", "event": "a", "given": "", "kind": "", "favours": "yes",
+           "lr": "2", "lr_sd": "", "probability": "", "prob_sd": "", "source": "", "reliability": "B",
+           "credibility": "2", "summary": "fine", "citation": "", "retracts": ""}
+    row.update(fields)
+    return ",".join(row.values()) + "\n"
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def test_load_types_and_defaults(write_evidence, scenario):
+    text = (HEADER + good(1, lr="strong") + good(2, event="b", given="a=no", favours="no", lr="1.5", lr_sd="0.2")
+            + good(3, kind="observation", favours="", lr="", probability="0.4", prob_sd="0.3", reliability="", credibility="")
+            + good(4, kind="Signal", reliability="c"))
+    log = fc.load_evidence(write_evidence(text), scenario)
+    f = log.frame
+    assert len(log) == 4
+    assert list(f["id"]) == ["E1", "E2", "E3", "E4"]
+    assert f["date"].dtype.kind == "M"
+    assert list(f["lr"][:2]) == [10.0, 1.5] and math.isnan(f["lr"][2])
+    assert list(f["kind"]) == ["signal", "signal", "observation", "signal"]
+    assert f["lr_sd"][1] == 0.2 and math.isnan(f["lr_sd"][0])
+    assert f["probability"][2] == 0.4
+    assert f["reliability"][3] == "C"
+    assert list(f["line"]) == [2, 3, 4, 5]
+    assert log.entry("E2")["given"] == "a=no"
+    with pytest.raises(KeyError, match="did you mean"):
+        log.entry("E22")
+
+
+def test_given_is_made_canonical(write_scenario, write_evidence):
+    data = {"id": "t", "title": "t", "settings": {"start": "2025-01-01"}, "events": [
+        {"id": "a", "question": "A.", "prior": {"p": 0.5}},
+        {"id": "c", "question": "C.", "prior": {"p": 0.5}},
+        {"id": "b", "question": "B.", "parents": ["a", "c"],
+         "prior": {f"a={x};c={y}": {"p": 0.5} for x in ("yes", "no") for y in ("yes", "no")}}]}
+    s = fc.load_scenario(write_scenario(data))
+    log = fc.load_evidence(write_evidence(HEADER + good(1, event="b", given="c=no; a=yes")), s)
+    assert log.frame["given"][0] == "a=yes;c=no"
+
+
+def test_header_only_and_only_some_columns(write_evidence, scenario):
+    assert len(fc.load_evidence(write_evidence(HEADER), scenario)) == 0
+    log = fc.load_evidence(write_evidence("summary,lr,id,event,date,favours\nok,2,E1,a,2025-01-03,no\n"), scenario)
+    assert log.frame["favours"][0] == "no" and log.frame["reliability"][0] == ""
+
+
+def test_bom_crlf_and_blank_rows(write_file, scenario):
+    text = "\ufeffid,date,event,favours,lr,summary\r\nE1,2025-01-02,a,yes,2,x\r\n,,,,,\r\n\r\nE2,2025-01-0x,a,yes,2,y\r\n"
+    path = write_file("crlf.csv", text.encode("utf-8"))
+    assert_problem(problems(path, scenario), path, 5, "date", "'2025-01-0x'")
+
+
+def test_as_of_filters_by_date(write_evidence, scenario):
+    log = fc.load_evidence(write_evidence(HEADER + good(1) + good(2, date="2025-01-05") + good(3, date="2025-01-09")), scenario)
+    assert list(log.as_of("2025-01-05").frame["id"]) == ["E1", "E2"]
+    assert len(log.as_of("2024-12-31")) == 0
+
+
+def test_with_entries_validates_like_the_file(write_evidence, scenario):
+    log = fc.load_evidence(write_evidence(HEADER + good(1)), scenario)
+    more = log.with_entries([{"id": "E2", "date": "2025-01-03", "event": "b", "given": "a=yes", "favours": "no",
+                              "lr": "weak", "summary": "s"}], scenario)
+    assert len(more) == 2 and more.frame["lr"][1] == 2.0
+    assert len(log) == 1
+    with pytest.raises(fc.InputError, match="duplicate id 'E1'"):
+        log.with_entries([{"id": "E1", "date": "2025-01-03", "event": "a", "favours": "no", "lr": "2", "summary": "s"}], scenario)
+    with pytest.raises(fc.InputError, match="lr"):
+        log.with_entries([{"id": "E3", "date": "2025-01-03", "event": "a", "favours": "no", "lr": "-1", "summary": "s"}], scenario)
+    with pytest.raises(fc.InputError, match="did you mean 'summary'"):
+        log.with_entries([{"id": "E3", "date": "2025-01-03", "event": "a", "favours": "no", "lr": "2", "summery": "s"}], scenario)
+
+
+def test_bundled_log_loads(default_inputs):
+    scenario, log = default_inputs
+    assert log.frame["id"].is_unique
+    assert set(log.frame["event"]) <= {e.id for e in scenario.events}
+    assert (log.frame["kind"] == "observation").sum() >= 1
+
+
+# ----------------------------------------------------------------------------- bad input: one class each
+
+
+def test_unknown_column_suggests_the_nearest(write_evidence, scenario):
+    path = write_evidence("id,date,event,favours,lr,summery,reliablity\nE1,2025-01-02,a,yes,2,x,A\n")
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 1, "summery", "did you mean 'summary'")
+    assert_problem(lines, path, 1, "reliablity", "did you mean 'reliability'")
+    assert_problem(lines, path, 1, "summary", "required column is missing")
+
+
+def test_missing_required_columns(write_evidence, scenario):
+    path = write_evidence("id,favours,lr\nE1,yes,2\n")
+    lines = problems(path, scenario)
+    for column in ("date", "event", "summary"):
+        assert_problem(lines, path, 1, column, "required column is missing")
+
+
+def test_column_named_twice(write_evidence, scenario):
+    path = write_evidence("id,date,event,favours,lr,summary,lr\nE1,2025-01-02,a,yes,2,x,3\n")
+    assert_problem(problems(path, scenario), path, 1, "lr", "named twice")
+
+
+@pytest.mark.parametrize("date", ["2025-13-02", "2025-02-30", "25-01-03", "2025/01/03", "03.01.2025", "yesterday", "2025-01-02T10:00"])
+def test_bad_dates(write_evidence, scenario, date):
+    path = write_evidence(HEADER + good(1) + good(2, date=date))
+    assert_problem(problems(path, scenario), path, 3, "date", repr(date), "YYYY-MM-DD")
+
+
+def test_entry_before_start(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, date="2024-12-31"))
+    assert_problem(problems(path, scenario), path, 2, "date", "before the scenario's start 2025-01-01")
+
+
+def test_unknown_event(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, event="aa"))
+    assert_problem(problems(path, scenario), path, 2, "event", "'aa' is not an event", "did you mean 'a'")
+
+
+def test_unknown_outcome(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, favours="yse"))
+    assert_problem(problems(path, scenario), path, 2, "favours", "'yse' is not an outcome of a", "did you mean 'yes'")
+
+
+@pytest.mark.parametrize(("event", "given", "words"), [
+    ("b", "a=perhaps", ("'perhaps' is not an outcome of a",)),
+    ("b", "x=yes", ("'x' is not a parent of b",)),
+    ("a", "b=yes", ("no parents",)),
+    ("b", "a", ("parent=outcome",)),
+    ("b", "a=yes;a=no", ("twice",)),
+])
+def test_bad_given(write_evidence, scenario, event, given, words):
+    path = write_evidence(HEADER + good(1, event=event, given=given))
+    assert_problem(problems(path, scenario), path, 2, "given", *words)
+
+
+@pytest.mark.parametrize("lr", ["0", "-2", "sturdy", "nan", "inf", "1e400", "2,5", "x2"])
+def test_bad_lr(write_evidence, scenario, lr):
+    text = HEADER + good(1, lr=f'"{lr}"' if "," in lr else lr)
+    path = write_evidence(text)
+    assert_problem(problems(path, scenario), path, 2, "lr", "likelihood ratio > 0")
+
+
+def test_signal_needs_lr_and_favours(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, lr="") + good(2, favours=""))
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 2, "lr", "required for a signal")
+    assert_problem(lines, path, 3, "favours", "required for a signal")
+
+
+@pytest.mark.parametrize(("column", "value"), [("lr_sd", "-1"), ("lr_sd", "wide"), ("prob_sd", "0"), ("probability", "1.5")])
+def test_bad_numbers(write_evidence, scenario, column, value):
+    fields = {column: value}
+    if column in ("probability", "prob_sd"):
+        fields.update(kind="observation", favours="", lr="", probability=fields.get("probability", "0.5"))
+    path = write_evidence(HEADER + good(1, **fields))
+    assert_problem(problems(path, scenario), path, 2, column, "must be")
+
+
+def test_observation_rules(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, kind="observation", favours="", lr="2")
+                          + good(2, kind="observation", favours="", lr="")
+                          + good(3, probability="0.4")
+                          + good(4, kind="obs"))
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 2, "lr", "an observation has no likelihood ratio")
+    assert_problem(lines, path, 3, "probability", "required for an observation")
+    assert_problem(lines, path, 4, "probability", "only observations")
+    assert_problem(lines, path, 5, "kind", "'obs' is not a kind")
+
+
+@pytest.mark.parametrize(("column", "value"), [("reliability", "G"), ("reliability", "AB"), ("credibility", "7"),
+                                               ("credibility", "0"), ("credibility", "one")])
+def test_bad_grades(write_evidence, scenario, column, value):
+    path = write_evidence(HEADER + good(1, **{column: value}))
+    assert_problem(problems(path, scenario), path, 2, column, "Admiralty")
+
+
+def test_duplicate_ids(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1) + good(2) + good(1))
+    assert_problem(problems(path, scenario), path, 4, "id", "duplicate id 'E1'", "first on line 2")
+
+
+def test_required_cells_empty(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, id="") + good(2, date="") + good(3, summary=""))
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 2, "id", "required")
+    assert_problem(lines, path, 3, "date", "required")
+    assert_problem(lines, path, 4, "summary", "required")
+
+
+def test_ragged_rows(write_evidence, scenario):
+    path = write_evidence("id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,x\nE2,2025-01-02,a,yes,2\n"
+                          "E3,2025-01-02,a,yes,2,x,,\nE4,2025-01-02,a,yes,2,x\n")
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 3, "row", "has 5 fields; the header has 6")
+    assert_problem(lines, path, 4, "row", "has 8 fields; the header has 6")
+
+
+def test_short_row_alone_is_reported(write_evidence, scenario):
+    path = write_evidence("id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,x\nE2,2025-01-02,a,yes,2\n")
+    assert_problem(problems(path, scenario), path, 3, "row", "has 5 fields")
+
+
+def test_quoted_multiline_fields_keep_line_numbers(write_evidence, scenario):
+    text = ('id,date,event,favours,lr,summary\n'
+            'E1,2025-01-02,a,yes,2,"first line\nsecond line"\n'        # lines 2-3
+            'E2,2025-01-02,a,yes,2,"x\n\ny, ""quoted"""\n'              # lines 4-6
+            'E3,2025-01-0x,a,yes,2,x\n'                                   # line 7
+            'E4,2025-01-02,a,yes,0,"a\nb"\n'                              # lines 8-9
+            'E5,2025-01-02,a,maybe,2,x\n')                                # line 10
+    path = write_evidence(text)
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 7, "date")
+    assert_problem(lines, path, 8, "lr")
+    assert_problem(lines, path, 10, "favours")
+    ok = text.replace("2025-01-0x", "2025-01-03").replace(",0,", ",3,").replace("maybe", "no")
+    log = fc.load_evidence(write_evidence(ok, name="ok.csv"), scenario)
+    assert list(log.frame["line"]) == [2, 4, 7, 8, 10]
+    assert log.frame["summary"][1] == 'x\n\ny, "quoted"'
+
+
+def test_unterminated_quote(write_evidence, scenario):
+    path = write_evidence('id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,x\nE2,2025-01-02,a,yes,2,"open\nE3,2025-01-02,a,yes,2,x\n')
+    lines = problems(path, scenario)
+    assert lines and all(line.startswith(f"{path}:") for line in lines)
+    assert_problem(lines, path, 3, "row", "never closed")
+
+
+def test_retractions(write_evidence, scenario):
+    path = write_evidence(HEADER + good(1, date="2025-01-05")
+                          + good(2, date="2025-01-06", retracts="E9", favours="", lr="")
+                          + good(3, date="2025-01-04", retracts="E1", favours="", lr="")
+                          + good(4, date="2025-01-06", retracts="E2", favours="", lr="")
+                          + good(5, date="2025-01-06", event="b", retracts="E1", favours="", lr=""))
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 3, "retracts", "no entry with id 'E9'")
+    assert_problem(lines, path, 4, "retracts", "dated before the entry it retracts")
+    assert_problem(lines, path, 5, "retracts", "itself a retraction")
+    assert_problem(lines, path, 6, "event", "differs from the retracted entry's event")
+
+
+def test_not_utf8(write_file, scenario):
+    path = write_file("latin.csv", "id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,caf\xe9\n".encode("latin-1"))
+    assert_problem(problems(path, scenario), path, 2, "file", "not UTF-8")
+
+
+def test_nul_bytes(write_file, scenario):
+    path = write_file("nul.csv", b"id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,x\x00\n")
+    assert_problem(problems(path, scenario), path, 2, "file", "NUL")
+
+
+@pytest.mark.parametrize("content", ["", "\n", "\n\n\n"])
+def test_empty_file(write_file, scenario, content):
+    path = write_file("empty.csv", content)
+    assert_problem(problems(path, scenario), path, 1, "header", "missing")
+
+
+def test_missing_file(tmp_path, scenario):
+    assert_problem(problems(tmp_path / "none.csv", scenario), tmp_path / "none.csv", 1, "file", "no such file")
+
+
+def test_every_problem_is_reported_at_once(write_evidence, scenario):
+    text = (HEADER
+            + good(1)                                                   # 2 ok
+            + good(2, date="2025-13-02")                                # 3
+            + good(3, event="zz")                                       # 4
+            + good(4, favours="maybe")                                  # 5
+            + good(5, event="b", given="a=perhaps")                      # 6
+            + good(6, lr="0")                                           # 7
+            + good(7, lr="sturdy")                                      # 8
+            + good(8, reliability="G", credibility="7")                 # 9
+            + good(1)                                                   # 10
+            + good(10, date="2024-12-31")                               # 11
+            + good(11, summary='"multi\nline"', lr="-1")                # 12-13
+            + good(12, kind="observation", favours="", lr="", probability="1.5"))  # 14
+    path = write_evidence(text)
+    lines = problems(path, scenario)
+    expected = [(3, "date"), (4, "event"), (5, "favours"), (6, "given"), (7, "lr"), (8, "lr"),
+                (9, "reliability"), (9, "credibility"), (10, "id"), (11, "date"), (12, "lr"), (14, "probability")]
+    for line, field in expected:
+        assert_problem(lines, path, line, field)
+    assert len(lines) == len(expected)
+    numbers = [int(line.split(":")[1]) for line in lines]
+    assert numbers == sorted(numbers)
+
+
+def test_many_rows_with_one_problem_are_summarised(write_evidence, scenario):
+    rows = "".join(good(i, lr="0") for i in range(1, 61))
+    lines = problems(write_evidence(HEADER + rows), scenario)
+    assert 20 <= len(lines) <= 22
+    assert any("more rows with this problem" in line for line in lines)
+
+
+def test_large_log_validates_quickly(write_evidence, scenario):
+    n = 20_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": [f"E{i}" for i in range(n)], "date": "2025-01-03",
+                          "event": rng.choice(["a", "b"], n), "favours": rng.choice(["yes", "no"], n),
+                          "lr": rng.uniform(0.5, 3, n).round(3), "summary": "s"})
+    path = write_evidence(frame.to_csv(index=False))
+    log = fc.load_evidence(path, scenario)
+    assert len(log) == n and log.frame["line"].iloc[-1] == n + 1

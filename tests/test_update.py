@@ -1,0 +1,428 @@
+"""Hand-worked cases of every step of DESIGN.md's exact update, computed with plain arithmetic.
+
+Most cases use point priors (``sd: 0``) and ``lr_sd: 0`` so that the reported probability is
+exactly ``sigmoid(m)`` and can be worked out on paper; the spread's arithmetic is checked on
+the belief state ``(m, S)`` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+import forecast as fc
+from conftest import SMALL
+
+
+def sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def scenario(*events, start="2025-01-01", drift=0.0, interval=0.9, **settings):
+    return {"id": "t", "title": "t",
+            "settings": {"start": start, "interval": interval, "drift_per_day": drift, **settings},
+            "events": list(events)}
+
+
+def root(eid="a", p=0.3, sd=0.0, **extra):
+    return {"id": eid, "question": f"{eid}?", "prior": {"p": p, "sd": sd}, **extra}
+
+
+def entry(i, date, event="a", favours="yes", lr="2", **extra):
+    row = {"id": f"E{i}", "date": date, "event": event, "favours": favours, "lr": lr, "summary": "s",
+           "reliability": "A", "credibility": "1", "lr_sd": "0"}
+    row.update(extra)
+    return row
+
+
+def obs(i, date, probability, prob_sd="0.5", event="a", **extra):
+    row = {"id": f"E{i}", "date": date, "event": event, "kind": "observation", "probability": str(probability),
+           "prob_sd": prob_sd, "summary": "s"}
+    row.update(extra)
+    return row
+
+
+@pytest.fixture
+def run(make_inputs):
+    def go(data, rows=(), as_of=None):
+        s, log = make_inputs(data, list(rows))
+        return fc.exact_update(s, log, as_of)
+
+    return go
+
+
+def state(result: fc.Forecast, event="a", given=""):
+    b = result.scenario.branch(event, given)
+    return float(result.history.mean[b.index][-1][0]), float(result.history.cov[b.index][-1][0, 0])
+
+
+def first(result: fc.Forecast, event="a", given=""):
+    t = result.branches
+    return t[(t["event"] == event) & (t["given"] == given)].iloc[0]
+
+
+# ----------------------------------------------------------------------------- 1. priors
+
+
+@pytest.mark.parametrize(("p", "sd"), [(0.2, 1.0), (0.05, 2.0), (0.5, 0.7), (0.9, 0.3), (0.35, 0.0)])
+def test_prior_is_shown_as_its_mean_probability(run, p, sd):
+    result = run(scenario(root(p=p, sd=sd)), as_of="2025-01-01")
+    row = first(result)
+    assert row.probability == pytest.approx(p, abs=1e-9)
+    assert state(result)[1] == pytest.approx(sd * sd, abs=1e-12)
+    if sd > 0 and p != 0.5:
+        # the mean logit sits further out than logit(p): a spread pulls E[sigmoid] to 1/2
+        assert abs(state(result)[0]) > abs(logit(p))
+
+
+def test_point_prior_has_a_degenerate_interval(run):
+    row = first(run(scenario(root(p=0.3, sd=0)), as_of="2025-01-01"))
+    assert row.probability == pytest.approx(0.3, abs=1e-12)
+    assert row.lower == pytest.approx(0.3, abs=1e-12)
+    assert row.upper == pytest.approx(0.3, abs=1e-12)
+
+
+def test_interval_ends_are_sigmoid_of_m_plus_minus_z_sqrt_s(run):
+    result = run(scenario(root(p=0.3, sd=1.2), interval=0.8), as_of="2025-01-01")
+    m, S = state(result)
+    z = 1.2815515655446004  # standard normal quantile of 0.9 (an 80% central interval)
+    row = first(result)
+    assert row.lower == pytest.approx(sig(m - z * math.sqrt(S)), abs=1e-12)
+    assert row.upper == pytest.approx(sig(m + z * math.sqrt(S)), abs=1e-12)
+    second = result.branches.iloc[1]
+    assert second.probability == pytest.approx(1 - row.probability, abs=1e-12)
+    assert second.lower == pytest.approx(1 - row.upper, abs=1e-12)
+    assert second.upper == pytest.approx(1 - row.lower, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- 3. drift
+
+
+def test_drift_adds_variance_per_day_up_to_the_as_of_date(run):
+    result = run(scenario(root(p=0.3, sd=0.5), drift=0.01), as_of="2025-01-11")
+    assert state(result)[1] == pytest.approx(0.25 + 0.01 * 10, abs=1e-12)
+
+
+def test_drift_is_added_before_the_entries_of_a_date(run):
+    # S: 0 at start; +0.01 * 4 days before the observation of 01-05, Kalman, then +0.01 * 6 to 01-11
+    data = scenario(root(p=0.3, sd=0), drift=0.01)
+    result = run(data, [obs(1, "2025-01-05", 0.6, prob_sd="0.2")], as_of="2025-01-11")
+    S, R = 0.04, 0.04
+    K = S / (S + R)
+    m = logit(0.3) + K * (logit(0.6) - logit(0.3))
+    S = (1 - K) * S + 0.06
+    assert state(result) == pytest.approx((m, S), abs=1e-12)
+
+
+def test_drift_is_added_once_before_two_entries_of_the_same_date(run):
+    data = scenario(root(p=0.3, sd=0), drift=0.02)
+    rows = [obs(1, "2025-01-06", 0.6, prob_sd="0.5"), obs(2, "2025-01-06", 0.7, prob_sd="1.0")]
+    result = run(data, rows, as_of="2025-01-06")
+    m, S = logit(0.3), 0.02 * 5
+    for p, R in ((0.6, 0.25), (0.7, 1.0)):
+        K = S / (S + R)
+        m, S = m + K * (logit(p) - m), (1 - K) * S
+    assert state(result) == pytest.approx((m, S), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- 4. signals
+
+
+def test_signal_for_the_first_outcome_with_a1_and_default_lr_sd(run):
+    rows = [entry(1, "2025-01-02", lr="3", lr_sd="")]
+    result = run(scenario(root(p=0.3, sd=0)), rows)
+    m, S = state(result)
+    assert m == pytest.approx(logit(0.3) + math.log(3), abs=1e-12)
+    assert S == pytest.approx(0.25**2, abs=1e-12)  # A1: w = 1, lr_sd = 0.25
+
+
+def test_signal_for_the_other_outcome_with_b2_weight(run):
+    rows = [entry(1, "2025-01-02", favours="no", lr="3", lr_sd="", reliability="B", credibility="2")]
+    result = run(scenario(root(p=0.3, sd=0.5)), rows)
+    m0, _ = state(run(scenario(root(p=0.3, sd=0.5)), as_of="2025-01-02"))
+    m, S = state(result)
+    assert m == pytest.approx(m0 - 0.81 * math.log(3), abs=1e-12)
+    assert S == pytest.approx(0.25 + (0.81 * 0.45) ** 2, abs=1e-12)  # B2: w = 0.9 * 0.9, lr_sd = 0.45
+
+
+def test_point_prior_and_exact_signal_give_sigmoid_arithmetic(run):
+    rows = [entry(1, "2025-01-02", lr="4"), entry(2, "2025-01-03", favours="no", lr="2", reliability="C", credibility="3")]
+    row = first(run(scenario(root(p=0.2, sd=0)), rows))
+    expected = sig(logit(0.2) + math.log(4) - 0.5625 * math.log(2))
+    assert row.probability == pytest.approx(expected, abs=1e-12)
+    assert row.lower == pytest.approx(expected, abs=1e-12)
+    assert row.n_evidence == 2
+
+
+def test_ungraded_entry_is_f6(run):
+    rows = [entry(1, "2025-01-02", lr="5", lr_sd="", reliability="", credibility="")]
+    m, S = state(run(scenario(root(p=0.5, sd=0)), rows))
+    assert m == pytest.approx(0.36 * math.log(5), abs=1e-12)
+    assert S == pytest.approx((0.36 * 0.85) ** 2, abs=1e-12)
+
+
+@pytest.mark.parametrize(("word", "lr"), [("negligible", 1.0), ("weak", 2.0), ("moderate", 4.0),
+                                          ("strong", 10.0), ("very_strong", 30.0), ("Strong", 10.0)])
+def test_verbal_strengths(run, word, lr):
+    m, _ = state(run(scenario(root(p=0.5, sd=0)), [entry(1, "2025-01-02", lr=word)]))
+    assert m == pytest.approx(math.log(lr), abs=1e-12)
+
+
+def test_grading_and_verbal_overrides_from_the_settings(run):
+    data = scenario(root(p=0.5, sd=0), weights={"B2": 0.7}, lr_sd={"B2": 0.3}, verbal={"weak": 1.5, "huge": 50})
+    rows = [entry(1, "2025-01-02", lr="weak", lr_sd="", reliability="B", credibility="2"),
+            entry(2, "2025-01-03", lr="huge")]
+    m, S = state(run(data, rows))
+    assert m == pytest.approx(0.7 * math.log(1.5) + math.log(50), abs=1e-12)
+    assert S == pytest.approx((0.7 * 0.3) ** 2, abs=1e-12)
+
+
+def test_lr_of_one_with_no_spread_changes_nothing(run):
+    data = scenario(root(p=0.3, sd=0.8))
+    before = run(data, as_of="2025-01-05")
+    after = run(data, [entry(1, "2025-01-02", lr="1", reliability="C", credibility="4")], as_of="2025-01-05")
+    assert state(after) == pytest.approx(state(before), abs=1e-15)
+    assert first(after).n_evidence == 1
+
+
+# ----------------------------------------------------------------------------- 5. observations
+
+
+def test_observation_is_a_kalman_step(run):
+    data = scenario(root(p=0.3, sd=1.0))
+    m0, S0 = state(run(data, as_of="2025-01-01"))
+    m, S = state(run(data, [obs(1, "2025-01-04", 0.55, prob_sd="0.4")]))
+    K = S0 / (S0 + 0.16)
+    assert m == pytest.approx(m0 + K * (logit(0.55) - m0), abs=1e-12)
+    assert S == pytest.approx((1 - K) * S0, abs=1e-12)
+
+
+def test_observation_default_noise_is_half(run):
+    data = scenario(root(p=0.5, sd=1.0))
+    m, S = state(run(data, [obs(1, "2025-01-04", 0.8, prob_sd="")]))
+    K = 1.0 / (1.0 + 0.25)
+    assert m == pytest.approx(K * logit(0.8), abs=1e-9)
+    assert S == pytest.approx(1.0 - K, abs=1e-12)
+
+
+def test_observation_grade_is_not_a_weight(run):
+    data = scenario(root(p=0.5, sd=1.0))
+    plain = state(run(data, [obs(1, "2025-01-04", 0.8)]))
+    graded = state(run(data, [obs(1, "2025-01-04", 0.8, reliability="E", credibility="5")]))
+    assert graded == pytest.approx(plain, abs=1e-15)
+
+
+# ----------------------------------------------------------------------------- 2. order and as-of
+
+
+def test_entries_after_the_as_of_date_are_not_seen(run):
+    data = scenario(root(p=0.3, sd=0))
+    rows = [entry(1, "2025-01-02", lr="2"), entry(2, "2025-01-10", lr="8"), obs(3, "2025-01-11", 0.9)]
+    result = run(data, rows, as_of="2025-01-09")
+    assert first(result).probability == pytest.approx(sig(logit(0.3) + math.log(2)), abs=1e-12)
+    assert first(result).n_evidence == 1
+    assert result.as_of.isoformat() == "2025-01-09"
+
+
+def test_default_as_of_is_the_last_entry_date(run):
+    result = run(scenario(root()), [entry(1, "2025-01-02"), entry(2, "2025-02-10")])
+    assert result.as_of.isoformat() == "2025-02-10"
+
+
+def test_entries_are_applied_in_date_order_whatever_the_file_order(run):
+    data = scenario(root(p=0.3, sd=1.0))
+    rows = [obs(1, "2025-01-08", 0.7, prob_sd="0.3"), entry(2, "2025-01-03", lr="5", lr_sd="0.5")]
+    m0, S0 = state(run(data, as_of="2025-01-01"))
+    m, S = m0 + math.log(5), S0 + 0.25  # the signal of 01-03 first
+    K = S / (S + 0.09)
+    expected = (m + K * (logit(0.7) - m), (1 - K) * S)
+    assert state(run(data, rows)) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("signal_first", [True, False])
+def test_ties_are_applied_in_file_order(run, signal_first):
+    # a signal and an observation on one date do not commute: file order decides
+    data = scenario(root(p=0.3, sd=1.0))
+    sig_row, obs_row = entry(1, "2025-01-05", lr="5", lr_sd="0.5"), obs(2, "2025-01-05", 0.7, prob_sd="0.3")
+    rows = [sig_row, obs_row] if signal_first else [obs_row, sig_row]
+    m, S = state(run(data, as_of="2025-01-01"))
+    steps = ["signal", "obs"] if signal_first else ["obs", "signal"]
+    for step in steps:
+        if step == "signal":
+            m, S = m + math.log(5), S + 0.25
+        else:
+            K = S / (S + 0.09)
+            m, S = m + K * (logit(0.7) - m), (1 - K) * S
+    assert state(run(data, rows)) == pytest.approx((m, S), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- given
+
+
+def test_given_restricts_an_entry_to_some_branches(run):
+    data = copy.deepcopy(SMALL)
+    data["events"][1]["prior"] = {"a=yes": {"p": 0.2, "sd": 0}, "a=no": {"p": 0.6, "sd": 0}}
+    rows = [entry(1, "2025-01-02", event="b", given="a=no", lr="3")]
+    result = run(data, rows)
+    assert first(result, "b", "a=yes").probability == pytest.approx(0.2, abs=1e-12)
+    assert first(result, "b", "a=yes").n_evidence == 0
+    assert first(result, "b", "a=no").probability == pytest.approx(sig(logit(0.6) + math.log(3)), abs=1e-12)
+    assert first(result, "b", "a=no").n_evidence == 1
+
+
+def test_empty_given_applies_to_every_branch(run):
+    data = copy.deepcopy(SMALL)
+    data["events"][1]["prior"] = {"a=yes": {"p": 0.2, "sd": 0}, "a=no": {"p": 0.6, "sd": 0}}
+    result = run(data, [entry(1, "2025-01-02", event="b", favours="no", lr="3")])
+    for given, p in (("a=yes", 0.2), ("a=no", 0.6)):
+        assert first(result, "b", given).probability == pytest.approx(sig(logit(p) - math.log(3)), abs=1e-12)
+
+
+def test_given_naming_some_of_two_parents_in_any_order(run):
+    data = scenario(
+        root("a", 0.5), root("c", 0.5),
+        {"id": "b", "question": "b?", "parents": ["a", "c"],
+         "prior": {f"a={x};c={y}": {"p": 0.5, "sd": 0} for x in ("yes", "no") for y in ("yes", "no")}},
+    )
+    rows = [entry(1, "2025-01-02", event="b", given="c=no", lr="2"),
+            entry(2, "2025-01-03", event="b", given="c=yes;a=no", lr="4")]
+    result = run(data, rows)
+    expected = {"a=yes;c=yes": 0.0, "a=yes;c=no": math.log(2), "a=no;c=yes": math.log(4), "a=no;c=no": math.log(2)}
+    for given, m in expected.items():
+        assert first(result, "b", given).probability == pytest.approx(sig(m), abs=1e-12), given
+    assert set(result.branches["given"]) == {"", *expected}
+
+
+# ----------------------------------------------------------------------------- several outcomes
+
+
+def softmax(xs):
+    e = [math.exp(x) for x in xs]
+    return [v / sum(e) for v in e]
+
+
+THREE = {"id": "a", "question": "a?", "outcomes": ["x", "y", "z"],
+         "prior": {"probs": {"x": 0.5, "y": 0.3, "z": 0.2}, "sd": 0}}
+
+
+def probs_of(result, event="a", given=""):
+    t = result.branches
+    return list(t[(t["event"] == event) & (t["given"] == given)]["probability"])
+
+
+def test_three_outcome_point_prior(run):
+    assert probs_of(run(scenario(THREE), as_of="2025-01-01")) == pytest.approx([0.5, 0.3, 0.2], abs=1e-12)
+
+
+def test_three_outcome_signal_on_an_inner_outcome(run):
+    result = run(scenario(THREE), [entry(1, "2025-01-02", favours="y", lr="3")])
+    m = [math.log(0.5 / 0.2), math.log(0.3 / 0.2) + math.log(3), 0.0]
+    assert probs_of(result) == pytest.approx(softmax(m), abs=1e-12)
+
+
+def test_three_outcome_signal_on_the_last_outcome_lowers_every_log_ratio(run):
+    result = run(scenario(THREE), [entry(1, "2025-01-02", favours="z", lr="3", reliability="B", credibility="2")])
+    m = [math.log(0.5 / 0.2) - 0.81 * math.log(3), math.log(0.3 / 0.2) - 0.81 * math.log(3), 0.0]
+    assert probs_of(result) == pytest.approx(softmax(m), abs=1e-12)
+    b = result.scenario.branch("a", "")
+    m_state, S_state = result.history.mean[b.index][-1], result.history.cov[b.index][-1]
+    assert list(m_state) == pytest.approx(m[:2], abs=1e-12)
+    assert S_state.ravel().tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0], abs=1e-15)
+
+
+def test_three_outcome_signal_spread_goes_along_its_direction(run):
+    data = scenario(THREE)
+    result = run(data, [entry(1, "2025-01-02", favours="z", lr="3", lr_sd="0.5"),
+                        entry(2, "2025-01-03", favours="x", lr="2", lr_sd="0.4")])
+    b = result.scenario.branch("a", "")
+    S = result.history.cov[b.index][-1]
+    # favouring z: direction (-1, -1); favouring x: direction (1, 0)
+    assert S.ravel().tolist() == pytest.approx([0.25 + 0.16, 0.25, 0.25, 0.25], abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- retractions
+
+
+def test_retraction_removes_the_entry_from_its_date_on(run):
+    data = scenario(root(p=0.3, sd=0), drift=0.01)
+    rows = [entry(1, "2025-01-02", lr="4"), entry(2, "2025-01-03", lr="2"),
+            {"id": "R1", "date": "2025-01-10", "event": "a", "summary": "misquoted", "retracts": "E1"}]
+    before = run(data, rows, as_of="2025-01-09")
+    assert state(before)[0] == pytest.approx(logit(0.3) + math.log(8), abs=1e-12)
+    assert first(before).n_evidence == 2
+    after = run(data, rows, as_of="2025-01-10")
+    assert state(after) == pytest.approx((logit(0.3) + math.log(2), 0.09), abs=1e-12)
+    assert first(after).n_evidence == 1
+    # the trajectory keeps what was believed before the retraction
+    t = after.trajectory
+    firsts = t[t["outcome"] == "yes"].set_index("date")["probability"]
+    assert firsts.iloc[-2] == pytest.approx(sig(logit(0.3) + math.log(8)), abs=1e-3)
+
+
+def test_retracted_observation_is_replayed_without_it(run):
+    data = scenario(root(p=0.3, sd=1.0))
+    rows = [obs(1, "2025-01-02", 0.9, prob_sd="0.2"), entry(2, "2025-01-03", lr="2", lr_sd="0.3"),
+            {"id": "R1", "date": "2025-01-05", "summary": "not a real market", "retracts": "E1"}]
+    without = run(data, [rows[1]], as_of="2025-01-05")
+    assert state(run(data, rows)) == pytest.approx(state(without), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- resolutions
+
+
+def test_resolution_puts_probability_one_on_its_outcome_from_its_date(run):
+    data = copy.deepcopy(SMALL)
+    data["events"][0]["resolution"] = {"outcome": "no", "date": "2025-01-10"}
+    rows = [entry(1, "2025-01-02", lr="2")]
+    before = run(data, rows, as_of="2025-01-09")
+    assert 0 < first(before, "a").probability < 1
+    after = run(data, rows, as_of="2025-01-10")
+    a = after.branches[after.branches["event"] == "a"]
+    assert list(a["probability"]) == [0.0, 1.0]
+    assert list(a["lower"]) == [0.0, 1.0] and list(a["upper"]) == [0.0, 1.0]
+    paths = after.paths.set_index("path")["probability"]
+    assert paths["a=yes;b=yes"] == 0.0 and paths["a=yes;b=no"] == 0.0
+    b_no = first(after, "b", "a=no").probability
+    marg = after.marginals.set_index(["event", "outcome"])["probability"]
+    assert marg[("b", "yes")] == pytest.approx(b_no, abs=1e-12)
+    assert marg[("a", "no")] == 1.0
+
+
+def test_resolutions_file(run, write_file, make_inputs):
+    s, log = make_inputs(SMALL, [entry(1, "2025-01-02", lr="2")])
+    path = write_file("resolutions.csv", "event,outcome,date,citation\na,yes,2025-01-05,statement\n")
+    resolved = fc.scenario.apply_resolutions(s, path)
+    result = fc.exact_update(resolved, log, "2025-01-06")
+    assert first(result, "a").probability == 1.0
+    assert fc.exact_update(resolved, log, "2025-01-04").branches.iloc[0].probability < 1
+
+
+# ----------------------------------------------------------------------------- paths and marginals
+
+
+def test_paths_are_products_and_marginals_are_sums(run):
+    data = copy.deepcopy(SMALL)
+    data["events"][0]["prior"] = {"p": 0.3, "sd": 0}
+    data["events"][1]["prior"] = {"a=yes": {"p": 0.2, "sd": 0}, "a=no": {"p": 0.6, "sd": 0}}
+    result = run(data, as_of="2025-01-01")
+    paths = result.paths.set_index("path")["probability"]
+    assert paths.to_dict() == pytest.approx({"a=yes;b=yes": 0.06, "a=yes;b=no": 0.24,
+                                             "a=no;b=yes": 0.42, "a=no;b=no": 0.28}, abs=1e-12)
+    marg = result.marginals.set_index(["event", "outcome"])["probability"]
+    assert marg[("b", "yes")] == pytest.approx(0.48, abs=1e-12)
+    assert marg[("a", "yes")] == pytest.approx(0.3, abs=1e-12)
+
+
+def test_contributions_record_each_signal_shift(run):
+    rows = [entry(1, "2025-01-02", lr="3", reliability="B", credibility="2"), obs(2, "2025-01-03", 0.5)]
+    result = run(scenario(root(p=0.3, sd=1.0)), rows)
+    c = result.history.contributions.set_index("entry")
+    assert c.loc["E1", "shift"] == pytest.approx(0.81 * math.log(3), abs=1e-12)
+    assert c.loc["E1", "weight"] == pytest.approx(0.81, abs=1e-12)
+    assert c.loc["E2", "kind"] == "observation"
