@@ -30,10 +30,11 @@ def fit(scenario, log, sampler: str, args, as_of=None):
                               cores=2, sampler=sampler)
     t0 = time.perf_counter()
     inputs, tree, diag, warning, timings = fm.fit(scenario, log, as_of, settings)
-    fm._summaries(inputs, tree["posterior"]["probability"].values, scenario.settings.interval, scenario.settings.draws)
+    fm.summaries(inputs, tree["posterior"]["probability"].values, scenario.settings.interval, scenario.settings.draws)
     wall = time.perf_counter() - t0
     n_div = int(tree["sample_stats"]["diverging"].sum())
     return {"wall": wall, "sampling": timings["sampling"], "compile": timings["compile"],
+            "reported": timings["sampling_reported"],
             "max_rhat": float(np.nanmax(diag["r_hat"])), "min_ess": float(np.nanmin(diag["ess_bulk"])),
             "divergences": n_div, "warning": warning, "probability": diag}
 
@@ -44,14 +45,10 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=2)
     args = parser.parse_args()
-    t0 = time.perf_counter()
-    import pymc  # noqa: F401
-
-    t_pymc = time.perf_counter() - t0
     scenario, log = fc.load_default()
     print(f"default scenario: {len(scenario.branches)} branches, {len(log)} entries; draws={args.draws} "
           f"tune={args.tune} chains={args.chains} cores=2; PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'unset')}")
-    print(f"import forecast + forecast.model: {T_IMPORT:.2f} s (of which pymc etc. ~{t_pymc:.2f} s already counted)")
+    print(f"import forecast and forecast.model (numpy, pandas, pymc, pytensor, xarray): {T_IMPORT:.2f} s")
     rows = {}
     for sampler in ("nutpie", "pymc"):
         cold = fit(scenario, log, sampler, args)
@@ -62,11 +59,18 @@ def main() -> None:
         print(f"  warm wall {warm['wall']:6.2f} s  (sampling {warm['sampling']:.2f} s)")
         print(f"  min ESS_bulk {warm['min_ess']:.0f}, max R-hat {warm['max_rhat']:.4f}, divergences {warm['divergences']}")
         print(f"  min ESS_bulk per second of sampling: {warm['min_ess'] / warm['sampling']:.0f}")
+        if np.isfinite(warm["reported"]):
+            print(f"  (the sampler's own sampling_time {warm['reported']:.2f} s, without compiling: "
+                  f"{warm['min_ess'] / warm['reported']:.0f} ESS/s)")
         if warm["warning"]:
             print(f"  warning: {warm['warning']}")
     ratio = (rows["nutpie"][1]["min_ess"] / rows["nutpie"][1]["sampling"]) / (
         rows["pymc"][1]["min_ess"] / rows["pymc"][1]["sampling"])
     print(f"\nnutpie / pymc min-ESS-per-second ratio: {ratio:.1f}x (goal >= 3x)")
+    if np.isfinite(rows["pymc"][1]["reported"]):
+        fair = (rows["nutpie"][1]["min_ess"] / rows["nutpie"][1]["sampling"]) / (
+            rows["pymc"][1]["min_ess"] / rows["pymc"][1]["reported"])
+        print(f"  against pymc's own sampling_time (its per-call compile excluded): {fair:.1f}x")
 
     more = log.with_entries([{"id": "BENCH1", "date": "2025-04-18", "event": "us_exits", "given": "russia_accepts=no",
                               "favours": "yes", "lr": "moderate", "reliability": "B", "credibility": "2",

@@ -119,8 +119,16 @@ def load_located(text: str, found: Problems) -> Any:
         line = mark.line + 1 if mark is not None else 1
         found.add(line, "yaml", f"not valid YAML: {exc.problem or exc.context}")
         return None
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        found.add(line, "yaml", f"not valid YAML: character U+{code:04X} is not allowed")
+        return None
     except yaml.YAMLError as exc:
         found.add(1, "yaml", f"not valid YAML: {exc}")
+        return None
+    except RecursionError:
+        found.add(1, "yaml", "document is nested too deeply")
         return None
     if root is None:
         return None

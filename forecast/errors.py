@@ -71,7 +71,8 @@ class Problems:
 
     def add(self, line: int | None, field: str, message: str) -> None:
         """Record a problem at ``line`` of this file."""
-        self.items.append(Problem(self.path, int(line or 1), field, message))
+        # one problem, one line: a message never spans lines
+        self.items.append(Problem(self.path, int(line or 1), field, " ".join(str(message).splitlines())))
 
     def extend(self, problems: Iterable[Problem]) -> None:
         """Record problems found elsewhere (possibly in other files)."""

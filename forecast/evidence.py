@@ -1,8 +1,10 @@
 """The dated evidence log: reading, validating and appending entries.
 
 The log is a CSV file, one entry a row (columns in ``data/README.md``). It is read
-with pandas and validated column by column against the scenario, so a million rows
-take about as long as ``read_csv`` itself; every problem is reported at once as
+with pandas and validated column by column against the scenario, each check running
+once per distinct value of a column (a log has few distinct dates, events, grades),
+so a million rows take about twice as long as ``read_csv`` itself
+(``benchmarks/bench_exact.py``); every problem is reported at once as
 ``PATH:LINE: column: message``. Appending writes a new file beside the old one and
 renames it into place, so a failed append leaves the log as it was.
 """
@@ -16,7 +18,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +59,16 @@ class EvidenceLog:
 
     frame: pd.DataFrame
     path: str = "<evidence>"
+    _codes: dict = field(default_factory=dict, init=False, repr=False)  # column -> pandas.factorize of it
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def _factorize(self, column: str) -> tuple[np.ndarray, Any]:
+        """``(codes, values)`` of a column as :func:`pandas.factorize` gives them (kept once computed)."""
+        if column not in self._codes:
+            self._codes[column] = pd.factorize(self.frame[column])
+        return self._codes[column]
 
     def as_of(self, date: Any) -> EvidenceLog:
         """The entries dated on or before ``date`` (what was known then)."""
@@ -184,7 +193,7 @@ def _read_table(data: bytes, found: Problems) -> tuple[pd.DataFrame, np.ndarray]
         _ragged_rows(data.decode("utf-8"), len(header), found)
         return pd.DataFrame(), np.array([])
     frame.columns = header
-    line_ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    line_ends = _line_ends(data)
     n_lines = len(line_ends) + (0 if data.endswith(b"\n") else 1)
     one_line_each = n_lines == len(frame) + 1
     if one_line_each:
@@ -202,6 +211,13 @@ def _read_table(data: bytes, found: Problems) -> tuple[pd.DataFrame, np.ndarray]
         if c not in frame:
             frame[c] = ""
     return frame[list(COLUMNS)], lines  # not yet stripped: _validate strips each distinct value
+
+
+def _line_ends(data: bytes, block: int = 1 << 18) -> np.ndarray:
+    """Positions of every line feed (block by block, which keeps the scan in the CPU cache)."""
+    text = np.frombuffer(data, dtype=np.uint8)
+    parts = [np.flatnonzero(text[at:at + block] == ord("\n")) + at for at in range(0, len(text), block)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
 
 
 def _read_strings(data: bytes) -> pd.DataFrame:
@@ -267,7 +283,7 @@ def _ragged_rows_short(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, 
     width = frame.shape[1]
     if one_line_each and _rows_all_full(data, line_ends, frame, blank):
         return {}
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)  # the header's commas count too
+    n_lines = len(line_ends) + (0 if data.endswith(b"\n") else 1)  # the header's commas count too
     if b'"' not in data and data.count(b",") >= (width - 1) * n_lines:
         return {}
     return {line: len(row) for line, row in _csv_rows(data.decode("utf-8")) if row and any(row) and len(row) < width}
@@ -385,8 +401,8 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
         report(early[date_codes], "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
 
     is_retraction = (f["retracts"] != "").to_numpy()
-    kind_codes, kind_u = codes_of("kind")
-    kind_u = kind_u.str.lower().replace("", "signal")
+    kind_codes, kind_raw = codes_of("kind")
+    kind_u = kind_raw.str.lower().replace("", "signal")
     report(~kind_u.isin(KINDS).to_numpy()[kind_codes], "kind",
            lambda v: f"{v!r} is not a kind{nearest(v, KINDS)}; expected signal or observation", f["kind"])
     signal = (kind_u == "signal").to_numpy()[kind_codes] & ~is_retraction
@@ -436,22 +452,22 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     report(bad_lr[lr_codes], "lr", lambda v: f"{v!r} is not a likelihood ratio > 0 nor a verbal strength{nearest(str(v).lower(), verbal)}", f["lr"])
     report(observation & lr_given, "lr", "an observation has no likelihood ratio; give probability and prob_sd")
 
-    numbers = {}
+    numbers, present = {}, {}
     for c, ok, expect in (
-        ("lr_sd", lambda x: x >= 0, "a number >= 0"),
+        ("lr_sd", lambda x: (x >= 0) & (x <= 100), "a number >= 0 (and at most 100)"),
         ("probability", lambda x: (x > 0) & (x < 1), "a probability strictly between 0 and 1"),
-        ("prob_sd", lambda x: x > 0, "a number > 0 (logit-scale noise)"),
+        ("prob_sd", lambda x: (x > 0) & (x <= 100), "a number > 0 (logit-scale noise, at most 100)"),
     ):
         codes, u = codes_of(c)
         given = (u != "").to_numpy()
         v = pd.to_numeric(u.where(given, None), errors="coerce").astype(float).to_numpy()
         report((given & ~(np.isfinite(v) & ok(np.nan_to_num(v, nan=-1.0))))[codes], c, lambda x, e=expect: f"{x!r} must be {e}", f[c])
-        numbers[c] = v[codes]
-    report(observation & (f["probability"] == "").to_numpy(), "probability", "required for an observation: the reading, in (0, 1)")
-    report(signal & (f["probability"] != "").to_numpy(), "probability", "only observations carry a probability; set kind to observation")
+        numbers[c], present[c] = v[codes], given[codes]
+    report(observation & ~present["probability"], "probability", "required for an observation: the reading, in (0, 1)")
+    report(signal & present["probability"], "probability", "only observations carry a probability; set kind to observation")
 
-    rel_codes, rel_u = codes_of("reliability")
-    rel_u = rel_u.str.upper()
+    rel_codes, rel_raw = codes_of("reliability")
+    rel_u = rel_raw.str.upper()
     report(~rel_u.isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy()[rel_codes], "reliability",
            lambda v: f"{v!r} is not an Admiralty reliability grade A-F", f["reliability"])
     cred_codes, cred_u = codes_of("credibility")
@@ -462,18 +478,26 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
         _check_retractions(f, dates, lines, is_retraction, found)
 
     found.raise_if_any()
-    out = f.copy()
+    out = f.copy(deep=False)  # columns are replaced, never changed in place
     out["date"] = dates
-    out["kind"] = _spread(kind_u, kind_codes).mask(is_retraction, "retraction") if is_retraction.any() else _spread(kind_u, kind_codes)
+    kind = f["kind"] if kind_u.equals(kind_raw) else _spread(kind_u, kind_codes)
+    out["kind"] = kind.mask(is_retraction, "retraction") if is_retraction.any() else kind
     out["lr"] = lr[lr_codes]
     for c, values in numbers.items():
         out[c] = values
-    out["reliability"] = _spread(rel_u, rel_codes)
+    out["reliability"] = f["reliability"] if rel_u.equals(rel_raw) else _spread(rel_u, rel_codes)
+    given_codes_out = given_codes, given_u.array
     if (pair_given != "").any():
         canonical = np.array([_canonical_given(scenario, e, g) for e, g in zip(pair_event, pair_given, strict=True)], dtype=object)
-        out["given"] = pd.Series(canonical[pair_codes], dtype=f["given"].dtype)
+        if (canonical != pair_given).any():
+            out["given"] = pd.Series(pd.array(canonical, dtype=f["given"].dtype).take(pair_codes))
+        given_codes_out = pair_codes, canonical
     out["line"] = lines
-    return EvidenceLog(out, path)
+    log = EvidenceLog(out, path)
+    log._codes.update({"event": (event_codes, event_u.array), "given": given_codes_out,
+                       "favours": (favours_codes, favours_u.array), "reliability": (rel_codes, rel_u.array),
+                       "credibility": (cred_codes, cred_u.array)})  # the update reuses them
+    return log
 
 
 def _check_retractions(f: pd.DataFrame, dates: pd.Series, lines: np.ndarray, is_retraction: np.ndarray, found: Problems) -> None:

@@ -25,13 +25,16 @@ their file order, as in the exact update).
      share a population, ``lam ~ N(0, sigma_ev^2)``, ``sigma_ev ~ LogNormal(0, 0.5)``,
      learned from the whole log. A claim far in the tail of what the other entries make
      plausible is read as a misreported ratio: the heavy-tailed error absorbs it, and
-     the branch moves by much less than ``w ln lr`` (see ``tests/test_model.py``).
+     the branch moves by much less than ``w ln lr`` (see ``tests/test_model.py``). The
+     price of the pooling: ordinary claims are shrunk toward the log's typical strength
+     by about ``sigma_ev^2 / (sigma_ev^2 + tau^2)``, so vague entries count for less.
 4. **Reliability.** ``reliability="fixed"``: ``w`` is the grading weight.
    ``"learned"``: every named source ``s`` has ``rho_s ~ Beta`` with mean ``g_s`` (the
    mean grading weight of its entries, clipped to [0.02, 0.98]) and concentration 10,
    and its entries weigh ``w * rho_s / g_s``. Unnamed entries keep their grading weight.
 5. **Observations.** ``logit(probability) ~ N(logit P_k(x_b), prob_sd^2)`` at the tick
-   of the reading: for two outcomes the Kalman update's likelihood.
+   of the reading: for two outcomes the Kalman update's likelihood (for more outcomes
+   the exact path linearises it, so the two differ slightly there).
 6. **Resolutions.** An event resolved to ``k`` by the as-of date adds
    ``log P_k(x_b)`` at its resolution date for the branch its resolved parents select.
    Its branches are then reported as certain, as in the exact path.
@@ -40,6 +43,11 @@ their file order, as in the exact update).
 
 Every input enters as ``pm.Data`` padded to a capacity, and the compiled nutpie model
 is cached per shape in the process: a new as-of date or a new entry reuses it.
+
+Results (``forecast.diagnostics``): the DataTree keeps the state at every date and the
+outcome probabilities at the as-of date; tables take means and quantiles of the draws;
+``r_hat``/``ess_bulk`` are those of each branch's probabilities. The trajectory is the
+model refitted as of each date (what was believed then), reusing the compiled model.
 """
 
 from __future__ import annotations
@@ -59,16 +67,16 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from .belief import logit
+from .diagnostics import PAD_LOGIT, diagnostics, posterior_tree, summaries
 from .evidence import DEFAULT_PROB_SD, EvidenceLog
 from .scenario import Scenario, parse_given
-from .update import hazard_exponents, hazard_probability, resolve_dates
+from .update import hazard_exponents, resolve_dates
 
 __all__ = ["FitSettings", "build_model", "fit_forecast", "prepare_inputs"]
 
 NU = 4.0  # Student-t degrees of freedom of the evidence error
 CONCENTRATION = 10.0  # Beta concentration of a learned source reliability
 MIN_TAU = 0.05  # floor of lr_sd under the Student-t error (a zero scale is no distribution)
-PAD_LOGIT = -1.0e4  # log-ratio of a padding outcome (probability 0)
 _CACHE: dict[tuple, dict[str, Any]] = {}
 
 
@@ -115,6 +123,7 @@ class Inputs:
     entry_weight: np.ndarray
     entry_tau: np.ndarray
     pair_entry: np.ndarray  # student: entry of each signal pair
+    pair_branch: np.ndarray  # student: branch of each signal pair
     sources: list[str]
     n_evidence: np.ndarray
     resolved: np.ndarray  # (B,) resolved outcome index or -1
@@ -122,9 +131,9 @@ class Inputs:
     structure: tuple = ()  # what the compiled model depends on besides the data
 
 
-def _capacity(n: int) -> int:
-    """Room for a few more entries: the next power of two above 1.25 n + 2."""
-    return 1 << int(np.ceil(np.log2(1.25 * n + 2)))
+def _capacity(n: int, floor: int = 16) -> int:
+    """Room for more entries: the next power of two above ``1.25 n + 2``, at least ``floor``."""
+    return max(floor, 1 << int(np.ceil(np.log2(1.25 * n + 2))))
 
 
 def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None,
@@ -274,7 +283,7 @@ def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
         data["prior_sd"] = np.diag(data.pop("prior_chol")).copy()
     structure = (likelihood, reliability, C, B, len(multi), kmax, diagonal)
     return Inputs(scenario, start, as_of_date, dates, date_tick, comp_branch, branch_comps, sizes, data, entries,
-                  weights, taus, sp_e, sources, n_ev, resolved, hazard_exponents(scenario, start, snap_days), structure)
+                  weights, taus, sp_e, sp_b, sources, n_ev, resolved, hazard_exponents(scenario, start, snap_days), structure)
 
 
 def _block_chol(scenario: Scenario) -> np.ndarray:
@@ -299,7 +308,7 @@ _FILL = {"obs_sd": 1.0, "pair_tau": 1.0, "rel_alpha": 2.0, "rel_beta": 2.0}
 
 
 def _padded(inputs: Inputs, caps: dict[str, int]) -> dict[str, np.ndarray]:
-    """The data arrays padded to the capacities ``caps`` (padding has mask 0 / no effect)."""
+    """Pad the data arrays to the capacities ``caps`` (padding has mask 0, so no effect)."""
     out = {}
     for name, value in inputs.data.items():
         value = np.asarray(value)
@@ -317,6 +326,32 @@ def _padded(inputs: Inputs, caps: dict[str, int]) -> dict[str, np.ndarray]:
     return out
 
 
+def _grading(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's grading weight ``w`` and ``tau`` (``lr_sd``, or its grade's default)."""
+    grading = scenario.settings.grading
+    code = entries["reliability"].replace("", "F") + entries["credibility"].replace("", "6")
+    weights = code.map(grading.weight_table()).to_numpy(dtype=float)
+    tau = entries["lr_sd"].fillna(code.map(grading.lr_sd_table())).to_numpy(dtype=float)
+    return weights, tau
+
+
+def _pairs(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(entry, branch) index pairs: every branch each entry applies to, by branch then file order."""
+    keys = (entries["event"] + "|" + entries["given"]).to_numpy(dtype=str)
+    entry_parts, branch_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for key in dict.fromkeys(keys):
+        event_id, given = key.split("|", 1)
+        want = dict(parse_given(given))
+        rows = np.flatnonzero(keys == key)
+        for b in scenario.branches_of(event_id):
+            if all(dict(b.given).get(p) == o for p, o in want.items()):
+                entry_parts.append(rows)
+                branch_parts.append(np.full(len(rows), b.index))
+    entry, branch = np.concatenate(entry_parts), np.concatenate(branch_parts)
+    order = np.lexsort((entry, branch))
+    return entry[order], branch[order]
+
+
 # --------------------------------------------------------------------------- the model
 
 
@@ -327,7 +362,7 @@ def _safe_sqrt(v):
 
 
 def build_model(inputs: Inputs, caps: dict[str, int]) -> pm.Model:
-    """The PyMC model of ``inputs``' structure with its data (padded to ``caps``) as ``pm.Data``."""
+    """Build the PyMC model of ``inputs``' structure, its data (padded to ``caps``) as ``pm.Data``."""
     likelihood, reliability, C, _B, n_multi, kmax, diagonal = inputs.structure
     T, S = caps["ticks"], caps["sources"]
     with pm.Model() as model:
@@ -389,7 +424,7 @@ class _LazyData(dict):
 
 
 def _cached(inputs: Inputs, sampler: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """The model (and compiled nutpie model) for ``inputs``' structure, built once a process.
+    """Get the model (and compiled nutpie model) of ``inputs``' structure, built once a process.
 
     Capacities grow (to the next power of two above ``1.25 n + 2``) only when the data
     outgrow them, so a new as-of date or a new entry reuses the compiled model.
@@ -397,7 +432,7 @@ def _cached(inputs: Inputs, sampler: str) -> tuple[dict[str, Any], dict[str, int
     entry = _CACHE.get(inputs.structure)
     need = dict(inputs.sizes)
     if entry is None or any(need[k] > entry["caps"][k] for k in need):
-        caps = {k: _capacity(v) for k, v in need.items()}
+        caps = {k: _capacity(v, 4 if k == "sources" else 16) for k, v in need.items()}
         if entry is not None:
             caps = {k: max(caps[k], entry["caps"][k]) for k in caps}
         caps["sources"] = caps["sources"] if inputs.structure[1] == "learned" else 0
@@ -409,6 +444,15 @@ def _cached(inputs: Inputs, sampler: str) -> tuple[dict[str, Any], dict[str, int
         keep += ["true_log_lr", "evidence_scale"] if inputs.structure[0] == "student" else []
         entry["nutpie"] = nutpie.compile_pymc_model(entry["model"], var_names=keep)
     return entry, entry["caps"]
+
+
+def _check_indices(arrays: dict[str, np.ndarray], caps: dict[str, int], C: int) -> None:
+    """Refuse out-of-range indices: the compiled model does not check them (it reads garbage)."""
+    bounds = {"obs_flat": caps["ticks"] * (C + 2), "res_flat": caps["ticks"] * (C + 2), "inc_flat": caps["ticks"] * C,
+              "inc_pair": caps["pairs"], "pair_source": caps["sources"] + 1}
+    for name, bound in bounds.items():
+        if name in arrays and len(arrays[name]) and not (arrays[name].min() >= 0 and arrays[name].max() < bound):
+            raise AssertionError(f"model data {name}: an index is out of range [0, {bound})")
 
 
 @contextlib.contextmanager
@@ -435,6 +479,7 @@ def sample(inputs: Inputs, settings: FitSettings) -> tuple[xr.DataTree, dict[str
         entry, caps = _cached(inputs, settings.sampler)
         timings["compile"] = time.perf_counter() - t0
         arrays = {k: v for k, v in _padded(inputs, caps).items() if k in entry["model"].data_names}
+        _check_indices(arrays, caps, inputs.structure[2])
         target_accept = 0.9 if inputs.structure[0] == "student" else 0.8  # the hierarchy's scale mixes slower
         t0 = time.perf_counter()
         if settings.sampler == "nutpie":
@@ -453,169 +498,11 @@ def sample(inputs: Inputs, settings: FitSettings) -> tuple[xr.DataTree, dict[str
                                  target_accept=target_accept,
                                  quiet=not settings.progress)
         timings["sampling"] = time.perf_counter() - t0
+        timings["sampling_reported"] = float(tree["posterior"].attrs.get("sampling_time", np.nan))
     return tree, timings
 
 
-# --------------------------------------------------------------------------- results
-
-
-def _draws_of(tree: xr.DataTree, name: str) -> np.ndarray:
-    return np.asarray(tree["posterior"][name].values)
-
-
-def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> xr.DataTree:
-    """The clean DataTree: named dims (branch, outcome, date, component, source, entry)."""
-    scenario = inputs.scenario
-    x = _draws_of(raw, "x_tick")  # (chain, draw, T_cap, C)
-    state = x[:, :, inputs.date_tick, :]
-    probs = _probabilities(inputs, state[:, :, -1, :], inputs.hazard[:, -1])
-    labels = [b.label for b in scenario.branches]
-    comp_labels = [f"{scenario.branches[b].label} [{k}]" for b, k in
-                   zip(inputs.comp_branch, _component_index(inputs.comp_branch), strict=True)]
-    chain, draw = np.arange(x.shape[0]), np.arange(x.shape[1])
-    post = {
-        "state": (("chain", "draw", "date", "component"), state),
-        "probability": (("chain", "draw", "branch", "outcome"), probs),
-    }
-    coords: dict[str, Any] = {"chain": chain, "draw": draw, "date": inputs.dates.values, "component": comp_labels,
-                              "branch": labels, "outcome": np.arange(probs.shape[-1])}
-    if settings.reliability == "learned":
-        post["reliability"] = (("chain", "draw", "source"), _draws_of(raw, "reliability")[:, :, : len(inputs.sources)])
-        coords["source"] = inputs.sources
-    if settings.likelihood == "student":
-        post["evidence_scale"] = (("chain", "draw"), _draws_of(raw, "evidence_scale"))
-        lam = _draws_of(raw, "true_log_lr")[:, :, : inputs.sizes["pairs"]]
-        post["true_log_lr"] = (("chain", "draw", "signal"), lam)
-        coords["signal"] = [f"{inputs.entries['id'].iat[e]}|{labels[b]}"
-                            for e, b in zip(inputs.pair_entry, _pair_branches(inputs), strict=True)]
-    attrs = {"likelihood": settings.likelihood, "reliability": settings.reliability, "seed": settings.seed,
-             "sampler": settings.sampler, "as_of": str(inputs.as_of), "start": str(inputs.start),
-             "scenario": scenario.id}
-    posterior = xr.Dataset(post, coords={k: v for k, v in coords.items() if k != "entry"}, attrs=attrs)
-    e = inputs.entries
-    constant = xr.Dataset(
-        {"entry_date": ("entry", e["date"].to_numpy()), "entry_event": ("entry", e["event"].to_numpy(dtype=str)),
-         "entry_kind": ("entry", e["kind"].to_numpy(dtype=str)),
-         "entry_source": ("entry", e["source"].to_numpy(dtype=str)),
-         "claimed_log_lr": ("entry", np.log(e["lr"].to_numpy(dtype=float))),
-         "weight": ("entry", inputs.entry_weight), "lr_sd": ("entry", inputs.entry_tau),
-         "n_evidence": ("branch", inputs.n_evidence), "resolved": ("branch", inputs.resolved),
-         "hazard_exponent": (("branch", "date"), inputs.hazard),
-         "prior_mean": ("component", inputs.data["prior_mean"])},
-        coords={"entry": e["id"].to_numpy(dtype=str), "branch": labels, "date": inputs.dates.values,
-                "component": comp_labels},
-    )
-    stats = raw["sample_stats"].to_dataset()
-    keep = [v for v in ("diverging", "tree_depth", "n_steps", "step_size", "energy", "lp") if v in stats]
-    stats = stats[keep].assign_coords(chain=chain, draw=draw)
-    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats, "constant_data": constant})
-
-
-def _component_index(comp_branch: np.ndarray) -> np.ndarray:
-    first = np.searchsorted(comp_branch, comp_branch, side="left")
-    return np.arange(len(comp_branch)) - first
-
-
-def _grading(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each entry's grading weight ``w`` and ``tau`` (``lr_sd``, or its grade's default)."""
-    grading = scenario.settings.grading
-    code = entries["reliability"].replace("", "F") + entries["credibility"].replace("", "6")
-    weights = code.map(grading.weight_table()).to_numpy(dtype=float)
-    tau = entries["lr_sd"].fillna(code.map(grading.lr_sd_table())).to_numpy(dtype=float)
-    return weights, tau
-
-
-def _pairs(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(entry, branch) index pairs: every branch each entry applies to, by branch then file order."""
-    keys = (entries["event"] + "|" + entries["given"]).to_numpy(dtype=str)
-    entry_parts, branch_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    for key in dict.fromkeys(keys):
-        event_id, given = key.split("|", 1)
-        want = dict(parse_given(given))
-        rows = np.flatnonzero(keys == key)
-        for b in scenario.branches_of(event_id):
-            if all(dict(b.given).get(p) == o for p, o in want.items()):
-                entry_parts.append(rows)
-                branch_parts.append(np.full(len(rows), b.index))
-    entry, branch = np.concatenate(entry_parts), np.concatenate(branch_parts)
-    order = np.lexsort((entry, branch))
-    return entry[order], branch[order]
-
-
-def _pair_branches(inputs: Inputs) -> np.ndarray:
-    pair_e, pair_b = _pairs(inputs.scenario, inputs.entries)
-    return pair_b[inputs.entries["kind"].to_numpy()[pair_e] != "observation"]
-
-
-def _probabilities(inputs: Inputs, x: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """Outcome probabilities ``(chain, draw, B, Kmax)`` from states ``(chain, draw, C)``."""
-    ext = np.concatenate([x, np.zeros(x.shape[:-1] + (1,)), np.full(x.shape[:-1] + (1,), PAD_LOGIT)], axis=-1)
-    logits = ext[..., inputs.branch_comps]  # (chain, draw, B, Kmax)
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=-1, keepdims=True)
-    for b, r in enumerate(exponents):
-        if r != 1.0:
-            p[..., b, 0] = hazard_probability(p[..., b, 0], r)
-            p[..., b, 1] = 1.0 - p[..., b, 0]
-    for b, k in enumerate(inputs.resolved):
-        if k >= 0:
-            p[..., b, :] = 0.0
-            p[..., b, k] = 1.0
-    return p
-
-
-def _diagnostics(tree: xr.DataTree, scenario: Scenario) -> tuple[pd.DataFrame, str | None]:
-    """Per-branch r_hat/ess_bulk, and a warning in words on divergences or R-hat > 1.01."""
-    import arviz as az
-
-    post = tree["posterior"].to_dataset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rhat = az.rhat(post)
-        ess = az.ess(post, method="bulk")
-    constant = post["probability"].std(("chain", "draw")) == 0
-    r_b = rhat["probability"].where(~constant).max("outcome")
-    e_b = ess["probability"].where(~constant).min("outcome")
-    table = pd.DataFrame({"event": [b.event for b in scenario.branches],
-                          "given": [b.given_text for b in scenario.branches],
-                          "r_hat": r_b.values.astype(float), "ess_bulk": e_b.values.astype(float)})
-    worst = {}
-    for name in ("probability", "reliability", "evidence_scale"):  # the published numbers and the hyperparameters
-        if name not in rhat:
-            continue
-        values = np.where(post[name].std(("chain", "draw")).values == 0, np.nan, rhat[name].values)
-        if np.isfinite(values).any():
-            worst[name] = float(np.nanmax(values))
-    problems = []
-    n_div = int(tree["sample_stats"]["diverging"].sum()) if "diverging" in tree["sample_stats"] else 0
-    if n_div:
-        problems.append(f"{n_div} divergent transition{'s' if n_div > 1 else ''}")
-    bad = {k: v for k, v in worst.items() if v > 1.01}
-    if bad:
-        name, value = max(bad.items(), key=lambda kv: kv[1])
-        problems.append(f"R-hat up to {value:.3f} (above 1.01, in '{name}')")
-    warning = None
-    if problems:
-        warning = (f"the sampler did not converge cleanly: {' and '.join(problems)}; the MCMC tables may be "
-                   "unreliable (raise --tune and --draws, or check the evidence for conflicting entries)")
-    return table, warning
-
-
-def _summaries(inputs: Inputs, probs: np.ndarray, level: float, n_keep: int):
-    """Branch means, intervals and (thinned) draws from probability draws ``(chain, draw, B, Kmax)``."""
-    flat = probs.reshape(-1, *probs.shape[2:])
-    if len(flat) > n_keep:
-        flat = flat[np.linspace(0, len(flat) - 1, n_keep).round().astype(int)]
-    all_draws = probs.reshape(-1, *probs.shape[2:])
-    q = np.quantile(all_draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    means, draws, intervals = [], [], []
-    for branch in inputs.scenario.branches:
-        K = inputs.scenario.event(branch.event).dim + 1
-        means.append(all_draws[:, branch.index, :K].mean(axis=0))
-        draws.append(np.ascontiguousarray(flat[:, branch.index, :K]))
-        intervals.append((q[0, branch.index, :K], q[1, branch.index, :K]))
-    return means, draws, intervals
+# --------------------------------------------------------------------------- fitting
 
 
 def fit(scenario: Scenario, evidence: EvidenceLog, as_of=None, settings: FitSettings | None = None):
@@ -624,7 +511,7 @@ def fit(scenario: Scenario, evidence: EvidenceLog, as_of=None, settings: FitSett
     inputs = prepare_inputs(scenario, evidence, as_of, settings.likelihood, settings.reliability)
     raw, timings = sample(inputs, settings)
     tree = posterior_tree(inputs, raw, settings)
-    table, warning = _diagnostics(tree, scenario)
+    table, warning = diagnostics(tree, scenario)
     return inputs, tree, table, warning, timings
 
 
@@ -632,7 +519,7 @@ def fit_forecast(scenario: Scenario, evidence: EvidenceLog, as_of=None, *, likel
                  reliability: str = "fixed", draws: int = 1000, tune: int = 1000, chains: int = 2,
                  seed: int | None = None, progress: bool = False, cores: int | None = None,
                  sampler: str = "nutpie"):
-    """The forecast by the Bayesian model (see the module docstring).
+    """Forecast by the Bayesian model (see the module docstring).
 
     Returns a :class:`~forecast.tables.Forecast` with ``method="mcmc"``, per-branch
     ``r_hat`` and ``ess_bulk``, the DataTree as ``.idata`` and ``.convergence_warning``.
@@ -651,21 +538,21 @@ def fit_forecast(scenario: Scenario, evidence: EvidenceLog, as_of=None, *, likel
     settings = FitSettings(likelihood, reliability, int(draws), int(tune), int(chains),
                            int(scenario.settings.seed if seed is None else seed), int(cores or min(chains, 2)),
                            sampler, bool(progress))
-    inputs, tree, diagnostics, warning, _ = fit(scenario, evidence, as_of, settings)
+    inputs, tree, diag, warning, _ = fit(scenario, evidence, as_of, settings)
     level, n_keep = scenario.settings.interval, scenario.settings.draws
     probs = tree["posterior"]["probability"].values
-    means, draws_, intervals = _summaries(inputs, probs, level, n_keep)
+    means, draws_, intervals = summaries(inputs, probs, level, n_keep)
 
     def trajectory() -> pd.DataFrame:
         rows = []
         for t, date in enumerate(inputs.dates):
             if t == len(inputs.dates) - 1:
-                at_inputs, at_probs, at_diag = inputs, probs, diagnostics
+                at_inputs, at_probs, at_diag = inputs, probs, diag
             else:
                 quiet = FitSettings(**{**settings.__dict__, "progress": False})
                 at_inputs, at_tree, at_diag, _, _ = fit(scenario, evidence, date.date(), quiet)
                 at_probs = at_tree["posterior"]["probability"].values
-            m, _, iv = _summaries(at_inputs, at_probs, level, n_keep)
+            m, _, iv = summaries(at_inputs, at_probs, level, n_keep)
             for branch in scenario.branches:
                 event = scenario.event(branch.event)
                 for k, outcome in enumerate(event.outcomes):
@@ -675,5 +562,5 @@ def fit_forecast(scenario: Scenario, evidence: EvidenceLog, as_of=None, *, likel
         return pd.DataFrame(rows, columns=[*COLUMNS["trajectory"], "r_hat", "ess_bulk"])
 
     return Forecast(scenario, evidence, inputs.as_of, "mcmc", means, draws_, intervals, inputs.n_evidence,
-                    diagnostics=diagnostics, settings={"seed": settings.seed, **settings.__dict__},
+                    diagnostics=diag, settings=dict(settings.__dict__),
                     trajectory_source=trajectory, idata=tree, convergence_warning=warning)

@@ -379,7 +379,12 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def _number(value: Any) -> float | None:
+    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        value = float(value)  # YAML 1.1 reads 5e-2 (no dot) as text; it is a number
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
@@ -422,8 +427,8 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
             kwargs["interval"] = v
     if "drift_per_day" in node:
         v = _number(node["drift_per_day"])
-        if v is None or v < 0:
-            found.add(node.lines["drift_per_day"], "settings.drift_per_day", f"{node['drift_per_day']!r} must be a number >= 0")
+        if v is None or v < 0 or v > 100:
+            found.add(node.lines["drift_per_day"], "settings.drift_per_day", f"{node['drift_per_day']!r} must be a number >= 0 (and at most 100)")
         else:
             kwargs["drift_per_day"] = v
     for key, low in (("seed", 0), ("draws", 100)):
@@ -673,8 +678,8 @@ def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: 
         sd = _number(node["sd"])
         if form in ("beta", "interval"):
             found.add(line("sd"), f"{where}.sd", f"the spread is implied by {form}; remove sd")
-        elif sd is None or sd < 0:
-            found.add(line("sd"), f"{where}.sd", f"{node['sd']!r} must be a number >= 0 (a logit-scale spread)")
+        elif sd is None or sd < 0 or sd > 100:
+            found.add(line("sd"), f"{where}.sd", f"{node['sd']!r} must be a number >= 0 (a logit-scale spread, at most 100)")
         else:
             spec["sd"] = sd
     if form != "probs" and len(event.outcomes) > 2:

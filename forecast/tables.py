@@ -250,7 +250,9 @@ def _tree_tables(scenario: Scenario, means: list[np.ndarray], draws: list[np.nda
     """Path and marginal tables from branch means and draws, in chunks of paths."""
     n_paths = scenario.n_paths()
     if n_paths > MAX_PATHS:
-        raise ValueError(f"{scenario.path}: events: {n_paths} paths is more than {MAX_PATHS}; split the scenario")
+        from .errors import ForecastError  # a scenario too large to enumerate is bad input, not a bug
+
+        raise ForecastError(f"{scenario.path}:1: events: {n_paths} paths is more than {MAX_PATHS}; split the scenario")
     events = scenario.events
     index = {e.id: i for i, e in enumerate(events)}
     # branch of event i under a path = lookup by the path's parent outcomes

@@ -5,15 +5,19 @@ logit, or the log-ratios against the last outcome); time adds ``drift_per_day`` 
 to ``S``; a signal adds ``w ln(lr)`` along its favoured outcome and ``w² τ²`` to ``S``;
 an observation is a Kalman update. Between two observations a branch moves by sums
 only, so the filter is vectorised: cumulative sums over the signals and one small step
-per observation. One pass yields the state at every evidence date (the trajectory),
-the state at the as-of date, and each entry's shift of the branch mean.
+per observation (plain floats for two outcomes, about a microsecond each). One pass
+yields the state at every evidence date (the trajectory), the state at the as-of date,
+and each entry's shift of the branch mean. A retraction removes its entry from the
+past as well: each retraction date starts an epoch whose states are replayed without
+the retracted entries, from the first observation they change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
@@ -46,7 +50,9 @@ class BeliefHistory:
     contributions : pandas.DataFrame
         One row per (entry, branch) applied at the as-of date: ``entry``, ``date``,
         ``branch`` (index), ``kind``, ``shift`` (the change of the branch mean's first
-        component it caused, in log-odds) and ``weight``.
+        component it caused, in log-odds) and ``weight``. Built on first use (it has a
+        row per entry and branch, which the tables do not need); pass the table, or a
+        function that makes it, as the seventh argument.
     hazard : ndarray or None
         ``(n_branches, T)`` constant-hazard exponents ``r`` (see
         :func:`hazard_exponents`; 1 = no hazard), or None when no event opts in.
@@ -58,8 +64,14 @@ class BeliefHistory:
     cov: list[np.ndarray]
     n_evidence: np.ndarray
     resolved: np.ndarray
-    contributions: pd.DataFrame
+    _contributions: pd.DataFrame | Callable[[], pd.DataFrame]
     hazard: np.ndarray | None = None
+
+    @cached_property
+    def contributions(self) -> pd.DataFrame:
+        """Each entry's shift of each branch it applied to (see the class's attributes)."""
+        table = self._contributions
+        return table if isinstance(table, pd.DataFrame) else table()
 
     @property
     def as_of(self) -> dt.date:
@@ -79,14 +91,17 @@ def resolve_dates(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | N
         if not candidates:
             candidates = [e.resolution.date for e in scenario.events if e.resolution]
         if not candidates:
-            raise ForecastError(f"{scenario.path}: settings.start: no start date; give settings.start (the date the priors describe)")
+            raise ForecastError(f"{scenario.path}:1: settings.start: no start date and no evidence; give settings.start (the date the priors describe)")
         start = min(candidates)
     if as_of is None:
         last = dates.max()
         as_of_date = max(start, last.date()) if pd.notna(last) else start
     else:
         try:
-            as_of_date = dt.date.fromisoformat(str(as_of)[:10]) if not isinstance(as_of, dt.date) else as_of
+            if isinstance(as_of, dt.datetime):  # also pandas.Timestamp: the day is what counts
+                as_of_date = as_of.date()
+            else:
+                as_of_date = dt.date.fromisoformat(str(as_of)[:10]) if not isinstance(as_of, dt.date) else as_of
         except ValueError:
             raise ForecastError(f"as-of: {as_of!r} is not a date YYYY-MM-DD") from None
     if as_of_date < start:
@@ -134,17 +149,18 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
     retracted_at = (frame["id"].map(retracted_day).to_numpy(dtype=float)[entry_rows] if len(retracted_day)
                     else np.full(len(entry_rows), np.nan))  # NaN = never
 
-    rows_of = _expand_to_branches(scenario, frame, entry_rows)
-    inputs = _entry_inputs(scenario, frame, entry_rows)
+    rows_of = _expand_to_branches(scenario, log, entry_rows)
+    inputs = _entry_inputs(scenario, log, entry_rows)
     epochs = np.unique(np.concatenate([[0], retracted_day.to_numpy(dtype=np.int64)]))
-    ids, entry_dates = frame["id"].array, frame["date"].to_numpy()[entry_rows]
+    entry_dates = frame["date"].to_numpy()[entry_rows]
     drift = scenario.settings.drift_per_day
 
     n_b, T = len(scenario.branches), len(snap_days)
     means = [np.zeros((T, scenario.event(b.event).dim)) for b in scenario.branches]
     covs = [np.zeros((T, m.shape[1], m.shape[1])) for m in means]
     n_ev = np.zeros((n_b, T), dtype=np.int64)
-    shifts_final: list[pd.DataFrame] = []
+    shifts_final: list[tuple[int, np.ndarray, np.ndarray]] = []  # (branch, its entries, their shifts)
+    memos: list[dict] = [{} for _ in scenario.branches]  # each branch's last run, for the next epoch
     for k, epoch_start in enumerate(epochs):
         epoch_end = epochs[k + 1] if k + 1 < len(epochs) else np.iinfo(np.int64).max
         in_epoch = (snap_days >= epoch_start) & (snap_days < epoch_end)
@@ -157,18 +173,13 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
                 prior = event.priors[branch.given]
                 rows = rows_of[branch.index]
                 rows = rows if active.all() else rows[active[rows]]
-                out = _filter_branch(prior.mean, prior.cov, entry_days[rows], inputs, rows, drift, snap_days[in_epoch])
+                if not final:  # later entries do not change this epoch's states
+                    rows = rows[entry_days[rows] < epoch_end]
+                out = _filter_branch(prior.mean, prior.cov, entry_days[rows], inputs, rows, drift, snap_days[in_epoch],
+                                     memos[branch.index])
                 means[branch.index][in_epoch], covs[branch.index][in_epoch], n_ev[branch.index, in_epoch] = out[:3]
                 if final:
-                    is_obs = inputs["is_obs"][rows]
-                    shifts_final.append(pd.DataFrame({
-                        "entry": ids.take(entry_rows[rows]),
-                        "date": entry_dates[rows],
-                        "branch": branch.index,
-                        "kind": _KIND_NAMES.take(is_obs.astype(np.intp)),
-                        "shift": out[3][:, 0],
-                        "weight": np.where(is_obs, np.nan, inputs["weight"][rows]),
-                    }))
+                    shifts_final.append((branch.index, rows, out[3][:, 0]))
     resolved = np.full((n_b, T), -1, dtype=np.int64)
     for event in scenario.events:
         if event.resolution and event.resolution.date <= as_of_date:
@@ -176,10 +187,27 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
             for branch in scenario.branches_of(event.id):
                 resolved[branch.index, snap_days >= day] = event.outcomes.index(event.resolution.outcome)
     dates = pd.DatetimeIndex(origin + snap_days.astype("timedelta64[D]"))
-    contributions = (pd.concat(shifts_final, ignore_index=True) if shifts_final
-                     else pd.DataFrame(columns=["entry", "date", "branch", "kind", "shift", "weight"]))
+    contributions = partial(_contribution_table, frame["id"].array, entry_rows, entry_dates, inputs, shifts_final)
     exponents = hazard_exponents(scenario, start, snap_days) if any(e.hazard for e in scenario.events) else None
     return BeliefHistory(scenario, dates, means, covs, n_ev, resolved, contributions, exponents)
+
+
+def _contribution_table(ids, entry_rows: np.ndarray, entry_dates: np.ndarray, inputs: dict[str, np.ndarray],
+                        parts: list[tuple[int, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Build the contributions of :class:`BeliefHistory`: one row per (entry, branch) applied."""
+    frames = []
+    for branch, rows, shifts in parts:
+        is_obs = inputs["is_obs"][rows]
+        frames.append(pd.DataFrame({
+            "entry": ids.take(entry_rows[rows]),
+            "date": entry_dates[rows],
+            "branch": branch,
+            "kind": _KIND_NAMES.take(is_obs.astype(np.intp)),
+            "shift": shifts,
+            "weight": np.where(is_obs, np.nan, inputs["weight"][rows]),
+        }))
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["entry", "date", "branch", "kind", "shift", "weight"]))
 
 
 def hazard_exponents(scenario: Scenario, start: dt.date, days: np.ndarray) -> np.ndarray:
@@ -235,30 +263,30 @@ def expected_hazard_probability(m, S, r):
 _KIND_NAMES = pd.Series(["signal", "observation"]).array  # contributions' kind, by is_obs
 
 
-def _distinct_pairs(a: pd.Series, b: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
-    """``(codes, pairs)``: for each of ``rows``, its index into the distinct ``(a, b)`` value pairs."""
-    a_codes, a_values = pd.factorize(a)
-    b_codes, b_values = pd.factorize(b)
+def _distinct_pairs(log: EvidenceLog, a: str, b: str, rows: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """``(codes, pairs)``: for each of ``rows``, its index into the distinct pairs of columns ``a`` and ``b``."""
+    a_codes, a_values = log._factorize(a)
+    b_codes, b_values = log._factorize(b)
     n_b = max(len(b_values), 1)
     codes, keys = pd.factorize(a_codes[rows] * n_b + b_codes[rows])
     return codes, [(a_values[key // n_b], b_values[key % n_b]) for key in keys]
 
 
-def _weights(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _weights(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each entry's grading weight ``w`` and its ``τ`` (``lr_sd`` or the grade's default)."""
     grading = scenario.settings.grading
     weight_table, lr_sd_table = grading.weight_table(), grading.lr_sd_table()
-    codes, grades = _distinct_pairs(frame["reliability"], frame["credibility"], rows)
+    codes, grades = _distinct_pairs(log, "reliability", "credibility", rows)
     grades = [(r or "F") + (c or "6") for r, c in grades]
     weights = np.array([weight_table.get(g, np.nan) for g in grades], dtype=float)[codes]
     default_tau = np.array([lr_sd_table.get(g, np.nan) for g in grades], dtype=float)[codes]
-    lr_sd = frame["lr_sd"].to_numpy(dtype=float)[rows]
+    lr_sd = log.frame["lr_sd"].to_numpy(dtype=float)[rows]
     return weights, np.where(np.isnan(lr_sd), default_tau, lr_sd)
 
 
-def _expand_to_branches(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarray) -> list[np.ndarray]:
+def _expand_to_branches(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> list[np.ndarray]:
     """For every branch (by index), the entries (positions in ``rows``) that apply to it, in file order."""
-    codes, keys = _distinct_pairs(frame["event"], frame["given"], rows)
+    codes, keys = _distinct_pairs(log, "event", "given", rows)
     applies = np.zeros((len(scenario.branches), len(keys)), dtype=bool)
     for c, (event_id, given) in enumerate(keys):
         want = dict(parse_given(given))
@@ -267,17 +295,18 @@ def _expand_to_branches(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarra
     return [np.flatnonzero(applies[b][codes]) for b in range(len(scenario.branches))]
 
 
-def _entry_inputs(scenario: Scenario, frame: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
+def _entry_inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Per entry (the frame's ``rows``): weight, steps of the mean and the variance, outcome, reading and noise.
 
     A signal moves the mean by ``w ln(lr)`` along the outcome ``k`` it favours and the
     variance by ``(w τ)²``; an observation reads ``y = logit(p)`` of outcome ``k`` with
     noise ``R``.
     """
-    weights, taus = _weights(scenario, frame, rows)
+    frame = log.frame
+    weights, taus = _weights(scenario, log, rows)
     is_obs = (frame["kind"] == "observation").to_numpy(dtype=bool)[rows]
     lr = frame["lr"].to_numpy(dtype=float)[rows]
-    codes, pairs = _distinct_pairs(frame["event"], frame["favours"], rows)
+    codes, pairs = _distinct_pairs(log, "event", "favours", rows)
     outcome = [_outcome_index(scenario.event(e).outcomes, f) for e, f in pairs]
     return {
         "is_obs": is_obs,
@@ -296,12 +325,15 @@ def _outcome_index(outcomes: Sequence[str], favours: str) -> int:
 
 
 def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dict[str, np.ndarray], rows: np.ndarray,
-                   drift: float, snap_days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   drift: float, snap_days: np.ndarray, memo: dict | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One branch: states at ``snap_days``, entries applied by then, and each entry's shift.
 
     ``rows`` are the branch's entries in file order, ``days`` their days since the start.
     Between observations the state moves by sums (cumulative sums here); each
-    observation is one Kalman step from the state just before it.
+    observation is one Kalman step from the state just before it. ``memo`` (a dict
+    kept per branch across calls) lets a rerun without some retracted entries skip
+    the observations before the first entry that changed.
     """
     d = len(m0)
     ordered = bool(np.all(days[1:] >= days[:-1]))  # a log is usually kept in date order
@@ -313,7 +345,7 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
     if d == 1:  # a signal moves m by ±step and S by var
         sign = np.where(k == 0, 1.0, -1.0)
         mean, cov, applied, shifts = _filter_scalar(float(m0[0]), float(S0[0, 0]), days, sign * step, var, is_obs,
-                                                    k, y, R, drift, snap_days)
+                                                    k, y, R, drift, snap_days, rows, {} if memo is None else memo)
         mean, cov, shifts = mean[:, None], cov[:, None, None], shifts[:, None]
     else:
         direction = np.zeros((len(rows), d))
@@ -331,8 +363,14 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
 
 
 def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: np.ndarray, is_obs: np.ndarray,
-                   k: np.ndarray, y: np.ndarray, R: np.ndarray, drift: float, snap_days: np.ndarray):
-    """Run :func:`_filter_vector` for a two-outcome branch, on plain floats (the same arithmetic)."""
+                   k: np.ndarray, y: np.ndarray, R: np.ndarray, drift: float, snap_days: np.ndarray,
+                   rows: np.ndarray, memo: dict):
+    """Run :func:`_filter_vector` for a two-outcome branch, on plain floats (the same arithmetic).
+
+    ``memo`` holds the previous run's entries and observation results: those of the
+    observations before the first entry that differs are reused as they are (each
+    depends only on the entries before it), so a rerun after a retraction starts there.
+    """
     n = len(days)
     cdm, cdS = np.cumsum(dm), np.cumsum(dS)
     obs = np.flatnonzero(is_obs)
@@ -342,9 +380,21 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
     shifts = dm.copy()
     m_b, S_b, day_b, cdm_b, cdS_b = m0, S0, 0, 0.0, 0.0
     shift = np.empty(len(obs))
-    steps = zip(cdm[obs].tolist(), cdS[obs].tolist(), days[obs].tolist(), (k[obs] == 0).tolist(), y[obs].tolist(),
-                R[obs].tolist(), strict=True)
-    for s, (cdm_o, cdS_o, day_o, up, y_o, R_o) in enumerate(steps):
+    first = 0  # the first observation to run
+    if memo:
+        same = min(len(rows), len(memo["rows"]))
+        differ = np.flatnonzero(rows[:same] != memo["rows"][:same])
+        first = int(np.searchsorted(obs, differ[0] if len(differ) else same))
+        base_m[1:first + 1], base_S[1:first + 1] = memo["base_m"][1:first + 1], memo["base_S"][1:first + 1]
+        shift[:first] = memo["shift"][:first]
+        if first:
+            o = obs[first - 1]
+            m_b, S_b = float(base_m[first]), float(base_S[first])
+            day_b, cdm_b, cdS_b = int(days[o]), float(cdm[o]), float(cdS[o])
+    rest = obs[first:]
+    steps = zip(cdm[rest].tolist(), cdS[rest].tolist(), days[rest].tolist(), (k[rest] == 0).tolist(), y[rest].tolist(),
+                R[rest].tolist(), strict=True)
+    for s, (cdm_o, cdS_o, day_o, up, y_o, R_o) in enumerate(steps, start=first):
         m = m_b + cdm_o - cdm_b
         S = S_b + cdS_o - cdS_b + drift * (day_o - day_b)
         h, H = (m, 1.0) if up else (-m, -1.0)  # the reading is logit P(outcome k) = ±x
@@ -355,6 +405,7 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
         day_b, cdm_b, cdS_b = day_o, cdm_o, cdS_o
     shifts[obs] = shift
     base_day[1:], base_at[1:] = days[obs], obs
+    memo.update(rows=rows, base_m=base_m, base_S=base_S, shift=shift)
     j = np.searchsorted(days, snap_days, side="right") - 1  # last entry applied by each snapshot
     seen = j >= 0
     jj = np.maximum(j, 0)

@@ -46,8 +46,26 @@ def digest(*paths) -> list[str]:
 def in_process(*args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        status = cli.main(list(map(str, args)))
+        try:
+            status = cli.main(list(map(str, args)))
+        except SystemExit as exc:  # argparse's usage errors
+            status = exc.code
     return status, out.getvalue(), err.getvalue()
+
+
+def invoke(*args: str, process: bool, cwd=None) -> tuple[int, str, str]:
+    """Run the command in a real process, or (quicker) ``cli.main`` in this one."""
+    if process:
+        r = run(*args, cwd=cwd)
+        return r.returncode, r.stdout, r.stderr
+    if cwd is not None:
+        old = os.getcwd()
+        os.chdir(cwd)
+        try:
+            return in_process(*args)
+        finally:
+            os.chdir(old)
+    return in_process(*args)
 
 
 @pytest.fixture
@@ -91,9 +109,9 @@ def test_validate_bad_scenario(write_file, inputs, name):
     _, e = inputs
     s = write_file(name, BAD_SCENARIOS[name])
     before = digest(s, e)
-    r = run("validate", "--scenario", s, "--evidence", e)
-    assert r.returncode == 1
-    output = r.stdout + r.stderr
+    status, out, err = invoke("validate", "--scenario", s, "--evidence", e, process=name in ("tag.yaml", "syntax.yaml"))
+    assert status == 1
+    output = out + err
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if line.strip()]
     assert lines and all(line.startswith(f"{s}:") for line in lines), output
@@ -119,12 +137,9 @@ def test_bad_evidence(write_file, inputs, name, verb):
     content = BAD_LOGS[name]
     e = write_file(name, content.encode("latin-1") if "latin" in name else content)
     before = digest(s, e)
-    if verb == "validate":  # a real process
-        r = run(verb, "--scenario", s, "--evidence", e)
-        status, output = r.returncode, r.stdout + r.stderr
-    else:  # the same code in this process (quicker)
-        status, out, err = in_process(verb, "--scenario", s, "--evidence", e)
-        output = out + err
+    status, out, err = invoke(verb, "--scenario", s, "--evidence", e,
+                              process=verb == "validate" and name in ("latin1.csv", "ragged.csv"))
+    output = out + err
     assert status == 1
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if line.strip()]
@@ -147,10 +162,10 @@ def test_validate_reports_both_files_problems_of_the_scenario_first(write_file, 
 def test_table_bad_arguments(inputs, tmp_path, args, words):
     s, e = inputs
     args = [str(s) if a == "SCENARIO" else a for a in args]
-    r = run("table", *args, cwd=tmp_path)
-    assert r.returncode == 1
-    assert words in r.stdout + r.stderr
-    assert "Traceback" not in r.stdout + r.stderr
+    status, out, err = invoke("table", *args, cwd=tmp_path, process="--as-of" not in args)
+    assert status == 1
+    assert words in out + err
+    assert "Traceback" not in out + err
 
 
 def test_unknown_view_is_a_usage_error():
@@ -161,7 +176,7 @@ def test_unknown_view_is_a_usage_error():
 # ----------------------------------------------------------------------------- table
 
 
-@pytest.mark.parametrize("view", sorted(VIEW_COLUMNS))
+@pytest.mark.parametrize("view", ["trajectory", "paths"])
 def test_table_csv_in_a_subprocess_matches_the_library(inputs, view):
     s, e = inputs
     r = run("table", "--scenario", s, "--evidence", e, "--view", view, "--format", "csv")
@@ -237,8 +252,8 @@ def test_output_file(inputs, tmp_path):
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
     assert [p.name for p in out.parent.iterdir()] == ["table.md"]
     # replacing an existing output is fine
-    r = run("table", "--scenario", s, "--evidence", e, "--format", "csv", "-o", out)
-    assert r.returncode == 0 and out.read_text().startswith("event,given,")
+    status, _, _ = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "-o", out)
+    assert status == 0 and out.read_text().startswith("event,given,")
 
 
 @pytest.mark.parametrize("which", ["scenario", "evidence", "symlink", "hardlink"])
@@ -252,18 +267,18 @@ def test_refuses_to_write_onto_an_input(inputs, tmp_path, which):
         target = tmp_path / "hard.csv"
         os.link(e, target)
     before = digest(s, e)
-    r = run("table", "--scenario", s, "--evidence", e, "-o", target)
-    assert r.returncode == 1
-    assert "refusing to overwrite an input file" in r.stderr and "Traceback" not in r.stderr
+    status, _, err = invoke("table", "--scenario", s, "--evidence", e, "-o", target, process=which == "evidence")
+    assert status == 1
+    assert "refusing to overwrite an input file" in err and "Traceback" not in err
     assert digest(s, e) == before
 
 
 @pytest.mark.parametrize("where", ["missing-dir/out.csv", "."])
 def test_unwritable_output_is_a_clear_error(inputs, tmp_path, where):
     s, e = inputs
-    r = run("table", "--scenario", s, "--evidence", e, "-o", tmp_path / where)
-    assert r.returncode == 1
-    assert "-o:" in r.stderr and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    status, _, err = in_process("table", "--scenario", s, "--evidence", e, "-o", tmp_path / where)
+    assert status == 1
+    assert "-o:" in err and "Traceback" not in err and "internal error" not in err
 
 
 def test_two_runs_are_byte_identical(inputs):
@@ -282,9 +297,9 @@ def test_append_command(inputs):
     assert r.returncode == 0, r.stderr
     assert fc.load_evidence(e, fc.load_scenario(s)).entry("E4")["summary"] == "Another, with a comma"
     before = digest(e)
-    r = run("append", "--scenario", s, "--evidence", e, "id=E4", "date=2025-01-10", "event=a", "favours=yes",
-            "lr=weak", "summary=dup")
-    assert r.returncode == 1 and f"{e}:6: id: duplicate id 'E4'" in r.stderr
+    status, _, err = in_process("append", "--scenario", s, "--evidence", e, "id=E4", "date=2025-01-10", "event=a",
+                                "favours=yes", "lr=weak", "summary=dup")
+    assert status == 1 and f"{e}:6: id: duplicate id 'E4'" in err
     assert digest(e) == before
 
 
@@ -305,3 +320,60 @@ def test_exact_path_never_imports_pymc_or_matplotlib(inputs):
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+# ----------------------------------------------------------------------------- fuzz
+
+TOKENS = [b",", b"\n", b'"', b"\r\n", b"yes", b"no", b"-1", b"0", b"nan", b"\x00", b"\xff", b";", b"=", b":",
+          b" ", b"\t", b"{", b"[", b"&a", b"*a", b"!!str", b"#", b"- ", b"2025-13-01", b"1e999", b"E001",
+          b"russia_accepts", b"observation", b"retraction"]
+
+
+def mutate(data: bytes, rng) -> bytes:
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 6)):
+        op, i = rng.random(), rng.randrange(len(out) + 1)
+        if op < 0.3 and out:
+            del out[i:i + rng.randint(1, 20)]
+        elif op < 0.7:
+            out[i:i] = rng.choice(TOKENS)
+        elif out:
+            j = rng.randrange(len(out))
+            out[i:i] = out[j:j + rng.randint(1, 40)]
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mutated_bundled_files_never_crash(tmp_path, default_paths, seed):
+    import random
+
+    rng = random.Random(seed)
+    s_bytes, e_bytes = (Path(p).read_bytes() for p in default_paths)
+    if seed % 2:
+        s_bytes = mutate(s_bytes, rng)
+    else:
+        e_bytes = mutate(e_bytes, rng)
+    s, e = tmp_path / "s.yaml", tmp_path / "e.csv"
+    s.write_bytes(s_bytes)
+    e.write_bytes(e_bytes)
+    view = rng.choice(list(VIEW_COLUMNS))
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--view", view, "--as-of",
+                                  rng.choice(["2025-03-11", "2025-04-18", "2025-06-01"]))
+    assert status in (0, 1), err
+    assert "Traceback" not in out + err and "internal error" not in err
+    if status == 1:
+        lines = [line for line in (out + err).splitlines() if line.strip()]
+        assert all(line.startswith((f"{s}:", f"{e}:", "as-of")) for line in lines), lines
+    assert s.read_bytes() == s_bytes and e.read_bytes() == e_bytes
+
+
+def test_too_many_paths_is_a_clear_error(write_scenario, write_evidence):
+    events = [{"id": "e0", "question": "Q.", "prior": {"p": 0.3}}] + [
+        {"id": f"e{i}", "question": "Q.", "parents": [f"e{i - 1}"],
+         "prior": {f"e{i - 1}=yes": {"p": 0.3}, f"e{i - 1}=no": {"p": 0.6}}} for i in range(1, 21)]
+    s = write_scenario({"id": "big", "title": "big", "settings": {"start": "2025-01-01"}, "events": events})
+    e = write_evidence("id,date,event,favours,lr,summary\n")
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--view", "paths")
+    assert status == 1 and err.startswith(f"{s}:1: events: ") and "split the scenario" in err
+    status, out, _ = in_process("table", "--scenario", s, "--evidence", e, "--view", "branches", "--format", "csv")
+    assert status == 0 and len(out.splitlines()) == 1 + 2 * 41

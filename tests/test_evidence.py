@@ -341,3 +341,24 @@ def test_large_log_validates_quickly(write_evidence, scenario):
     path = write_evidence(frame.to_csv(index=False))
     log = fc.load_evidence(path, scenario)
     assert len(log) == n and log.frame["line"].iloc[-1] == n + 1
+
+
+@pytest.mark.parametrize(("column", "value"), [("lr_sd", "1e200"), ("lr_sd", "101"), ("prob_sd", "1e300")])
+def test_absurd_spreads_are_refused_not_overflowed(write_evidence, scenario, column, value):
+    fields = {column: value}
+    if column == "prob_sd":
+        fields.update(kind="observation", favours="", lr="", probability="0.5")
+    path = write_evidence(HEADER + good(1, **fields))
+    assert_problem(problems(path, scenario), path, 2, column, "at most 100")
+
+
+def test_extreme_but_valid_numbers_give_finite_probabilities(write_evidence, scenario):
+    text = (HEADER + good(1, lr="1e300") + good(2, lr="1e-320", event="b", given="a=no")
+            + good(3, lr="2", lr_sd="100", event="b", given="a=yes")
+            + good(4, kind="observation", favours="", lr="", probability="1e-300", prob_sd="1e-9", event="b"))
+    log = fc.load_evidence(write_evidence(text), scenario)
+    result = fc.exact_update(scenario, log)
+    for view in fc.VIEWS:
+        t = result.table(view)
+        assert t[["probability", "lower", "upper"]].notna().all().all(), view
+        assert t["probability"].between(0, 1).all(), view

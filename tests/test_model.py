@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import random
 from pathlib import Path
 
@@ -243,6 +244,41 @@ def test_command_line_mcmc(tmp_path, capsys):
     assert main([*argv, "--likelihood", "student", "--view", "marginals"]) == 0
 
 
+def test_strict_exits_non_zero_when_the_sampler_has_not_converged(tmp_path, capsys):
+    rng = random.Random(9)
+    scenario_path = tmp_path / "s.yaml"
+    scenario_path.write_text(scenario_yaml(two_event_scenario(rng, drift=0.01)), encoding="utf-8")
+    evidence_path = tmp_path / "e.csv"
+    evidence_path.write_text(evidence_csv(random_rows(rng, 8)), encoding="utf-8")
+    argv = ["table", "--scenario", str(scenario_path), "--evidence", str(evidence_path), "--method", "mcmc",
+            "--draws", "6", "--tune", "6", "--as-of", "2025-02-15"]
+    assert main(argv) == 0
+    assert "warning: the sampler did not converge" in capsys.readouterr().err
+    assert main([*argv, "--strict"]) == 1
+
+
+def test_a_new_entry_or_date_reuses_the_compiled_model(small_fit):
+    scenario, log, _ = small_fit
+    settings = fm.FitSettings(draws=200, tune=200, seed=1)
+    fm.fit(scenario, log, "2025-02-15", settings)
+    n_models = len(fm._CACHE)
+    more = log.with_entries([{"id": "NEW", "date": "2025-02-15", "event": "a", "favours": "no", "lr": 2,
+                              "summary": "one more"}], scenario)
+    for evidence, as_of in ((more, "2025-02-15"), (log, "2025-01-20")):
+        *_, timings = fm.fit(scenario, evidence, as_of, settings)
+        assert timings["compile"] < 0.05
+    assert len(fm._CACHE) == n_models
+
+
+def test_the_exact_path_does_not_import_pymc():
+    import subprocess
+    import sys
+
+    code = "import sys, forecast as fc; fc.exact_update(*fc.load_default()); print('pymc' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 # --------------------------------------------------------------------------- deadlines
 
 
@@ -270,17 +306,31 @@ def test_constant_hazard_exact_and_model_agree(tmp_path):
     assert abs(exact.branches["probability"].iat[0] - mc) < 2e-3
 
 
+def test_hazard_needs_a_deadline_and_two_outcomes():
+    data = two_event_scenario(hazard=True)
+    del data["events"][0]["deadline"]
+    data["events"][1]["hazard"] = "constnt"
+    with pytest.raises(fc.InputError) as info:
+        fc.scenario_from_dict(data)
+    text = str(info.value)
+    assert "a.hazard: a hazard needs a deadline" in text
+    assert "b.hazard: 'constnt' is not a hazard (did you mean 'constant'?)" in text or "constant" in text
+
+
 # --------------------------------------------------------------------------- calibration
 
 
 @pytest.mark.slow
 def test_simulation_based_calibration(tmp_path):
-    """SBC: simulate a state and evidence from the model, fit, rank the truth among draws."""
+    """SBC: simulate a state and evidence from the model, fit, rank the truth among draws.
+
+    ``FORECAST_SBC_SEED`` changes the simulations (default 2026).
+    """
     from scipy import stats
 
-    n_sims, n_keep, bins = 60, 99, 10
+    n_sims, n_keep, bins = 100, 99, 10
     ranks = {"a": [], "b|a=yes": []}
-    rng = np.random.default_rng(2026)
+    rng = np.random.default_rng(int(os.environ.get("FORECAST_SBC_SEED", "2026")))
     data = two_event_scenario()
     data["settings"]["drift_per_day"] = 0.02
     scenario = fc.scenario_from_dict(data)

@@ -196,7 +196,7 @@ def check_against_oracle(result: fc.Forecast, expected: dict) -> None:
 # ----------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("seed", range(150))
+@pytest.mark.parametrize("seed", range(100))
 def test_exact_update_agrees_with_the_oracle(seed, tmp_path):
     scenario, rows, as_of = random_case(seed)
     s, e = write_case(tmp_path, scenario, rows)
@@ -262,6 +262,13 @@ events:
 # ----------------------------------------------------------------------------- pgmpy
 
 
+def pgmpy_inference():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pgmpy's own deprecation notices
+        from pgmpy.inference import VariableElimination
+    return VariableElimination
+
+
 def pgmpy_network(result: fc.Forecast):
     from pgmpy.factors.discrete import TabularCPD
     from pgmpy.models import DiscreteBayesianNetwork
@@ -289,8 +296,7 @@ def pgmpy_network(result: fc.Forecast):
 
 @pytest.mark.parametrize("seed", range(200, 215))
 def test_marginals_and_paths_agree_with_pgmpy(seed, tmp_path):
-    from pgmpy.inference import VariableElimination
-
+    VariableElimination = pgmpy_inference()
     scenario, rows, as_of = random_case(seed, n_events=seed % 5 + 1)
     s, e = write_case(tmp_path, scenario, rows)
     loaded = fc.load_scenario(s)
@@ -308,8 +314,7 @@ def test_marginals_and_paths_agree_with_pgmpy(seed, tmp_path):
 
 
 def test_three_outcome_marginals_agree_with_pgmpy(make_inputs):
-    from pgmpy.inference import VariableElimination
-
+    VariableElimination = pgmpy_inference()
     data = {
         "id": "t", "title": "t", "settings": {"start": "2025-01-01"},
         "events": [
@@ -332,3 +337,82 @@ def test_three_outcome_marginals_agree_with_pgmpy(make_inputs):
         for row in result.marginals.itertuples():
             factor = inference.query([row.event], show_progress=False)
             assert row.probability == pytest.approx(factor.get_value(**{row.event: row.outcome}), abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- several outcomes
+
+
+def e_softmax(m, S, n: int = 241):
+    """E[softmax([x, 0])], x ~ N(m, S) in two dimensions, by the trapezoid rule on a grid."""
+    import numpy as np
+
+    vals, vecs = np.linalg.eigh(np.asarray(S, dtype=float))
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    z = np.linspace(-9, 9, n)
+    z1, z2 = (g.ravel() for g in np.meshgrid(z, z, indexing="ij"))
+    x = np.asarray(m, dtype=float)[:, None] + root @ np.vstack([z1, z2])
+    full = np.vstack([x, np.zeros(x.shape[1])])
+    e = np.exp(full - full.max(axis=0))
+    w = np.exp(-0.5 * (z1**2 + z2**2)) / (2 * math.pi) * (z[1] - z[0]) ** 2
+    return (e / e.sum(axis=0)) @ w
+
+
+def match_logratios(probs, sd):
+    import numpy as np
+
+    m = np.log(np.array(probs[:-1]) / probs[-1])
+    for _ in range(200):
+        q = e_softmax(m, np.eye(2) * sd * sd)
+        step = np.log(np.array(probs[:-1]) / q[:-1]) - math.log(probs[-1] / q[-1])
+        m = m + step
+        if abs(step).max() < 1e-12:
+            break
+    return m
+
+
+@pytest.mark.parametrize("seed", range(300, 308))
+def test_three_outcome_events_agree_with_the_oracle(seed, make_inputs):
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    raw = [rng.uniform(0.1, 1) for _ in range(3)]
+    probs = [round(v / sum(raw), 4) for v in raw[:2]]
+    probs.append(round(1 - sum(probs), 4))
+    sd = rng.choice([0.0, round(rng.uniform(0.2, 1.2), 2)])
+    drift = rng.choice([0.0, 0.01])
+    names = ["low", "mid", "high"]
+    data = {"id": "t", "title": "t", "settings": {"start": "2025-01-01", "drift_per_day": drift},
+            "events": [{"id": "a", "question": "A.", "outcomes": names,
+                        "prior": {"probs": dict(zip(names, probs)), "sd": sd}},
+                       {"id": "b", "question": "B.", "parents": ["a"],
+                        "prior": {f"a={o}": {"p": p, "sd": 0} for o, p in zip(names, (0.2, 0.5, 0.7))}}]}
+    rows = []
+    m = match_logratios(probs, sd) if sd else np.log(np.array(probs[:2]) / probs[2])
+    S = np.eye(2) * sd * sd
+    # Drift for several outcomes is not spelled out in DESIGN.md; the exact update (and the
+    # PyMC model) add drift * days to every entry of S: one common shock along all the
+    # log-ratios, so each log-ratio's variance grows by drift per day.
+    common = np.ones((2, 2))
+    day = 0
+    for i in range(rng.randint(1, 6)):
+        favours, lr, tau = rng.choice(names), round(rng.uniform(0.3, 5), 3), round(rng.uniform(0, 0.8), 3)
+        rel, cred = rng.choice("ABCDEF"), rng.choice("123456")
+        step = rng.randint(0, 4)
+        day += step
+        rows.append({"id": f"E{i}", "date": f"2025-01-{1 + day:02d}", "event": "a", "favours": favours,
+                     "lr": str(lr), "lr_sd": str(tau), "reliability": rel, "credibility": cred, "summary": "s"})
+        w = R_FACTOR[rel] * C_FACTOR[cred]
+        direction = {"low": np.array([1.0, 0.0]), "mid": np.array([0.0, 1.0])}.get(favours, -np.ones(2))
+        S = S + drift * step * common
+        m = m + direction * w * math.log(lr)
+        S = S + np.outer(direction, direction) * (w * tau) ** 2
+    last = day
+    scenario, log = make_inputs(data, rows)
+    result = fc.exact_update(scenario, log, f"2025-01-{1 + last:02d}")
+    got = result.branches[result.branches["event"] == "a"]["probability"].to_numpy()
+    want = e_softmax(m, S)
+    np.testing.assert_allclose(got, want, atol=TOL)
+    marg = result.marginals.set_index(["event", "outcome"])["probability"]
+    assert marg[("b", "yes")] == pytest.approx(float(want @ [0.2, 0.5, 0.7]), abs=TOL)

@@ -488,3 +488,92 @@ events:
     assert_problem(lines, path, 10, "b.deadline", "not a date")
     assert_problem(lines, path, 11, "yaml", "not allowed")
     assert not any("question" in line for line in lines)  # a date-like text in a question is text
+
+
+def test_numbers_in_scientific_notation(write_scenario):
+    # YAML 1.1 reads 5e-2 (no dot) as text; the scenario reads it as the number it is
+    text = ("id: t\ntitle: T\nsettings: {start: 2025-01-01, drift_per_day: 1e-3, weights: {B2: 7e-1}}\nevents:\n"
+            "  - {id: a, question: A., prior: {p: 5e-2, sd: 1E0}}\n"
+            "  - {id: b, question: B., prior: {beta: [1e1, 2e1]}}\n")
+    s = fc.load_scenario(write_scenario(text))
+    assert s.settings.drift_per_day == 0.001
+    assert s.settings.grading.weight("B", "2") == 0.7
+    assert s.event("a").priors[()].probabilities[0] == pytest.approx(0.05)
+    assert s.event("b").priors[()].probabilities[0] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("content", ["a: " + "[" * 5000 + "]" * 5000 + "\n",
+                                     "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 3000))])
+def test_deep_nesting_is_refused(write_file, content):
+    path = write_file("deep.yaml", content)
+    assert_problem(problems(path), path, 1, "yaml", "nested too deeply")
+
+
+@pytest.mark.parametrize(("text", "line", "field"), [
+    ("id: t\ntitle: T\nevents: {a: 1}\n", 3, "events"),
+    ("id: t\ntitle: T\nevents: [a, b]\n", 3, "events[0]"),
+    ("id: t\ntitle: T\nevents: null\n", 3, "events"),
+    ("id: t\ntitle: T\nsettings: [1]\nevents:\n  - {id: a, question: A., prior: {p: 0.3}}\n", 3, "settings"),
+    ("id: t\ntitle: T\nevents:\n  - {id: a, question: A., prior: [0.3]}\n", 4, "a.prior"),
+    ("id: t\ntitle: T\nevents:\n  - {id: a, question: A., outcomes: 'yes,no', prior: {p: 0.3}}\n", 4, "a.outcomes"),
+    ("id: t\ntitle: T\nevents:\n  - {id: a, question: A., parents: {x: 1}, prior: {p: 0.3}}\n", 4, "a.parents"),
+    ("id: t\ntitle: T\nevents:\n  - {id: a, question: A., prior: {p: 0.3}, resolution: yes}\n", 4, "a.resolution"),
+    ("id: t\ntitle: T\nevents:\n  - {id: a, question: null, prior: {p: 0.3}}\n", 4, "a.question"),
+    ("id: t\ntitle: T\nevents:\n  - {id: a, question: A., deadline: 5, prior: {p: 0.3}}\n", 4, "a.deadline"),
+    ("id: t\ntitle: T\n? [a]\n: b\nevents:\n  - {id: a, question: A., prior: {p: 0.3}}\n", 3, "yaml"),
+    ("title: T\nevents:\n  - {id: a, question: A., prior: {p: 0.3}}\n", 1, "id"),
+])
+def test_wrong_shapes(write_scenario, text, line, field):
+    path = write_scenario(text)
+    assert_problem(problems(path), path, line, field)
+
+
+@pytest.mark.parametrize(("setting", "field"), [("drift_per_day: 1e300", "settings.drift_per_day"),
+                                                 ("drift_per_day: 101", "settings.drift_per_day")])
+def test_absurd_drift_is_refused(write_scenario, setting, field):
+    path = write_scenario(f"id: t\ntitle: T\nsettings:\n  {setting}\nevents:\n  - {{id: a, question: A., prior: {{p: 0.5}}}}\n")
+    assert_problem(problems(path), path, 4, field, "at most 100")
+
+
+def test_absurd_prior_spread_is_refused(write_scenario):
+    path = write_scenario(HEAD + "  - id: a\n    question: A.\n    prior: {p: 0.5, sd: 1e300}\n")
+    assert_problem(problems(path), path, 8, "a.prior.sd", "at most 100")
+
+
+def test_control_characters_are_located(write_file):
+    path = write_file("nul.yaml", b"id: t\ntitle: T\x00x\nevents: []\n")
+    assert_problem(problems(path), path, 2, "yaml", "U+0000")
+
+
+# ----------------------------------------------------------------------------- resolutions file
+
+
+def test_resolutions_file(write_scenario, write_file):
+    s = fc.load_scenario(write_scenario())
+    path = write_file("res.csv", "event,outcome,date,citation\na,no,2025-02-01,Statement\n")
+    resolved = fc.scenario.apply_resolutions(s, path)
+    assert resolved.event("a").resolution == fc.Resolution("no", __import__("datetime").date(2025, 2, 1), "Statement")
+    assert s.event("a").resolution is None
+
+
+def test_bad_resolutions_file(write_scenario, write_file):
+    s = fc.load_scenario(write_scenario())
+    path = write_file("res.csv", "event,outcome,date\naa,no,2025-02-01\na,maybe,2025-02-30\nb,yes,2025-02-01\nb,no,2025-02-02\na,yes\n")
+    with pytest.raises(fc.InputError) as info:
+        fc.scenario.apply_resolutions(s, path)
+    lines = str(info.value).splitlines()
+    assert_problem(lines, path, 2, "event", "did you mean 'a'")
+    assert_problem(lines, path, 3, "outcome", "'maybe'")
+    assert_problem(lines, path, 3, "date", "not a date")
+    assert_problem(lines, path, 5, "event", "resolved twice")
+    assert_problem(lines, path, 6, "row", "has 2 fields")
+
+
+def test_resolutions_file_columns(write_scenario, write_file):
+    s = fc.load_scenario(write_scenario())
+    path = write_file("res.csv", "event,outcom,date\na,no,2025-02-01\n")
+    with pytest.raises(fc.InputError) as info:
+        fc.scenario.apply_resolutions(s, path)
+    lines = str(info.value).splitlines()
+    assert_problem(lines, path, 1, "outcome", "required column is missing")
+    assert_problem(lines, path, 1, "outcom", "did you mean 'outcome'")

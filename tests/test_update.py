@@ -426,3 +426,54 @@ def test_contributions_record_each_signal_shift(run):
     assert c.loc["E1", "shift"] == pytest.approx(0.81 * math.log(3), abs=1e-12)
     assert c.loc["E1", "weight"] == pytest.approx(0.81, abs=1e-12)
     assert c.loc["E2", "kind"] == "observation"
+
+
+# ----------------------------------------------------------------------------- API details
+
+
+@pytest.mark.parametrize("as_of", ["2025-01-05", "2025-01-05T18:00", "DATE", "DATETIME", "TIMESTAMP"])
+def test_as_of_accepts_dates_datetimes_and_timestamps(run, as_of):
+    import datetime as dt
+
+    import pandas as pd
+
+    value = {"DATE": dt.date(2025, 1, 5), "DATETIME": dt.datetime(2025, 1, 5, 18, 30),
+             "TIMESTAMP": pd.Timestamp("2025-01-05 18:30")}.get(as_of, as_of)
+    result = run(scenario(root(p=0.3, sd=0)), [entry(1, "2025-01-05", lr="2"), entry(2, "2025-01-06", lr="5")], as_of=value)
+    assert result.as_of.isoformat() == "2025-01-05"
+    assert first(result).probability == pytest.approx(sig(logit(0.3) + math.log(2)), abs=1e-12)
+
+
+def test_bad_as_of_is_a_forecast_error(run):
+    with pytest.raises(fc.ForecastError, match="as-of"):
+        run(scenario(root()), as_of="2025-13-01")
+    with pytest.raises(fc.ForecastError, match="before the scenario's start"):
+        run(scenario(root()), as_of="2024-12-31")
+
+
+def test_no_start_and_no_evidence_is_a_located_error(make_inputs):
+    s, log = make_inputs({"id": "t", "title": "t", "events": [root()]}, [])
+    with pytest.raises(fc.ForecastError) as info:
+        fc.exact_update(s, log)
+    assert str(info.value).startswith(f"{s.path}:1: settings.start: ")
+
+
+def test_default_start_is_the_earliest_entry_even_with_an_earlier_resolution(make_inputs):
+    # DESIGN: start defaults to the earliest entry's date; a resolution dated earlier must
+    # not add drift before it
+    data = {"id": "t", "title": "t", "settings": {"drift_per_day": 0.1},
+            "events": [root("a", 0.3, 0.0, resolution={"outcome": "yes", "date": "2025-01-01"}), root("c", 0.4, 0.0)]}
+    s, log = make_inputs(data, [entry(1, "2025-01-11", event="c", lr="2")])
+    result = fc.exact_update(s, log)
+    assert state(result, "c") == pytest.approx((logit(0.4) + math.log(2), 0.0), abs=1e-12)  # no drift before 01-11
+    assert first(result, "a").probability == 1.0
+
+
+def test_numeric_and_boolean_looking_outcome_names(run):
+    data = scenario({"id": "a", "question": "a?", "outcomes": [1, 2], "prior": {"p": 0.3, "sd": 0}},
+                    {"id": "b", "question": "b?", "outcomes": [True, False], "parents": ["a"],
+                     "prior": {"a=1": {"p": 0.3, "sd": 0}, "a=2": {"p": 0.4, "sd": 0}}})
+    result = run(data, [entry(1, "2025-01-03", favours="2", lr="2"), entry(2, "2025-01-04", event="b", given="a=1", favours="false", lr="3")])
+    assert list(result.branches["outcome"][:4]) == ["1", "2", "true", "false"]
+    assert first(result).probability == pytest.approx(sig(logit(0.3) - math.log(2)), abs=1e-12)
+    assert first(result, "b", "a=1").probability == pytest.approx(sig(logit(0.3) - math.log(3)), abs=1e-12)

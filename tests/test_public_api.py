@@ -1,0 +1,54 @@
+"""The public API: everything in ``forecast.__all__`` imports and is documented; importing is light."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+import forecast
+
+
+def test_all_is_unique_and_complete():
+    assert len(set(forecast.__all__)) == len(forecast.__all__)
+    assert all(hasattr(forecast, name) for name in forecast.__all__)
+
+
+@pytest.mark.parametrize("name", forecast.__all__)
+def test_public_name_imports_and_is_documented(name):
+    obj = getattr(forecast, name)
+    exec(f"from forecast import {name}", {})
+    if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj):
+        doc = inspect.getdoc(obj)
+        assert doc and len(doc.strip()) > 10, f"{name} has no docstring"
+        assert obj.__doc__ is not None and obj.__doc__ is not getattr(object, "__doc__"), name
+        assert not obj.__doc__.startswith(f"{obj.__name__}("), f"{name}: only the dataclass's generated signature"
+    if inspect.isclass(obj):
+        for attr, member in vars(obj).items():
+            if not attr.startswith("_") and (inspect.isfunction(member) or isinstance(member, property)):
+                assert inspect.getdoc(member), f"{name}.{attr} has no docstring"
+
+
+def test_package_has_a_docstring_and_version():
+    assert forecast.__doc__ and forecast.__version__
+
+
+def test_import_forecast_is_light():
+    code = (
+        "import sys, forecast\n"
+        "forecast.load_default()\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pymc', 'pytensor', 'matplotlib', 'arviz', 'nutpie'))\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_errors_are_value_errors():
+    assert issubclass(forecast.ForecastError, ValueError)
+    assert issubclass(forecast.InputError, forecast.ForecastError)
+    problem = forecast.Problem("f.csv", 3, "lr", "bad")
+    assert str(problem) == "f.csv:3: lr: bad"
+    assert str(forecast.InputError([problem, forecast.Problem("f.csv", 2, "id", "dup")])) == "f.csv:2: id: dup\nf.csv:3: lr: bad"
