@@ -10,6 +10,8 @@ error, not a hang.
 
 from __future__ import annotations
 
+import sys
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -19,6 +21,7 @@ from .errors import Problems
 __all__ = ["Node", "Seq", "load_located"]
 
 MAX_NODES = 100_000
+MAX_DEPTH = 900  # frames: YAML nested deeper than about 100 levels is refused
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -110,8 +113,23 @@ class _TooLarge(Exception):
 def load_located(text: str, found: Problems) -> Any:
     """Compose and walk one YAML document; problems go to ``found``.
 
-    Returns ``None`` when the text is not valid YAML (the problem is recorded).
+    Returns ``None`` when the text is not valid YAML (the problem is recorded). Nesting
+    is bounded by a recursion limit of its own (``MAX_DEPTH`` frames above the caller),
+    whatever limit the process runs with (PyMC raises it to 10,000).
     """
+    frame: FrameType | None = sys._getframe()
+    depth = 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + MAX_DEPTH)
+    try:
+        return _load_located(text, found)
+    finally:
+        sys.setrecursionlimit(previous)
+
+
+def _load_located(text: str, found: Problems) -> Any:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

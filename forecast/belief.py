@@ -11,7 +11,7 @@ exact path stays quick to import.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from statistics import NormalDist
 
 import numpy as np
@@ -32,7 +32,7 @@ __all__ = [
 _GH_NODES = 64
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss–Hermite nodes and weights for E[f(Z)], Z ~ N(0, 1) (weights sum to 1)."""
     from numpy.polynomial.hermite_e import hermegauss
@@ -82,7 +82,7 @@ def expected_sigmoid(m, S):
     out = np.empty(m.shape)
     out[narrow] = sigmoid(m[narrow][:, None] + sd[narrow][:, None] * z) @ w
     if not narrow.all():
-        out[~narrow] = [_wide_expected_sigmoid(mi, si) for mi, si in zip(m[~narrow], sd[~narrow])]
+        out[~narrow] = [_wide_expected_sigmoid(mi, si) for mi, si in zip(m[~narrow], sd[~narrow], strict=True)]
     return out if out.ndim else float(out)
 
 
@@ -113,8 +113,8 @@ def match_mean_logit(p, sd):
     p = np.asarray(p, dtype=float)
     sd = np.broadcast_to(np.asarray(sd, dtype=float), p.shape).astype(float)
     m = logit(p)
-    lo = np.full_like(m, -60.0)
-    hi = np.full_like(m, 60.0)
+    lo = -60.0 - 12.0 * sd  # wide enough that E[sigmoid] there is below any p (above, for hi)
+    hi = 60.0 + 12.0 * sd
     for _ in range(100):
         f = expected_sigmoid(m, sd**2) - p
         if np.all(np.abs(f) < 1e-13):
@@ -157,15 +157,27 @@ def expected_softmax(m, S):
     """``E[softmax([x, 0])]`` for ``x ~ N(m, S)`` in ``d = K - 1`` dimensions.
 
     Returns the ``K`` outcome probabilities. Tensor Gauss–Hermite quadrature through a
-    (pivoted) square root of ``S``; a singular ``S`` (e.g. a point prior) is fine.
+    (pivoted) square root of ``S``; a singular ``S`` (e.g. a point prior) is fine. Three
+    outcomes with a spread above 2 use the trapezoid rule on a fine grid instead (like
+    :func:`expected_sigmoid`, Gauss–Hermite misses the softmax's sharp steps there).
     """
     m = np.asarray(m, dtype=float)
     S = np.asarray(S, dtype=float)
     d = m.shape[-1]
     vals, vecs = np.linalg.eigh(S)
     root = vecs * np.sqrt(np.maximum(vals, 0.0))
-    zs, ws = _grid(d)
+    zs, ws = _trapezoid_grid_2d() if d == 2 and vals.max() > 4.0 else _grid(d)
     return ws @ _softmax_last_zero(m + zs @ root.T)
+
+
+@cache
+def _trapezoid_grid_2d(n: int = 301, half_width: float = 8.5) -> tuple[np.ndarray, np.ndarray]:
+    """Trapezoid nodes and weights for E[f(Z)], Z ~ N(0, I_2) (softmax to ~1e-6 up to sd 30)."""
+    z = np.linspace(-half_width, half_width, n)
+    w = np.exp(-0.5 * z * z)
+    w /= w.sum()
+    zs = np.stack(np.meshgrid(z, z, indexing="ij"), axis=-1).reshape(-1, 2)
+    return zs, np.outer(w, w).reshape(-1)
 
 
 def match_mean_logratios(probs, sd: float) -> np.ndarray:

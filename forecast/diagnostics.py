@@ -42,7 +42,7 @@ def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> x
     comp_labels = [f"{scenario.branches[b].label} [{k}]" for b, k in
                    zip(inputs.comp_branch, _component_index(inputs.comp_branch), strict=True)]
     chain, draw = np.arange(x.shape[0]), np.arange(x.shape[1])
-    post = {
+    post: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
         "state": (("chain", "draw", "date", "component"), state),
         "probability": (("chain", "draw", "branch", "outcome"), probs),
     }

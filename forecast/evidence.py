@@ -2,11 +2,10 @@
 
 The log is a CSV file, one entry a row (columns in ``data/README.md``). It is read
 with pandas and validated column by column against the scenario, each check running
-once per distinct value of a column (a log has few distinct dates, events, grades),
-so a million rows take about twice as long as ``read_csv`` itself
-(``benchmarks/bench_exact.py``); every problem is reported at once as
-``PATH:LINE: column: message``. Appending writes a new file beside the old one and
-renames it into place, so a failed append leaves the log as it was.
+once per distinct value of a column (a log has few distinct dates, events, grades;
+``benchmarks/bench_exact.py`` measures it against ``read_csv``). Every problem is
+reported at once as ``PATH:LINE: column: message``. Appending writes a new file beside
+the old one and renames it into place, so a failed append leaves the log as it was.
 """
 
 from __future__ import annotations
@@ -17,9 +16,12 @@ import io
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -99,7 +101,7 @@ class EvidenceLog:
         1
         """
         raw = _raw_frame(self)
-        new = pd.DataFrame([{c: _cell(e.get(c, "")) for c in COLUMNS} for e in entries], dtype=str)
+        new = pd.DataFrame([{c: _cell(e.get(c, "")).strip() for c in COLUMNS} for e in entries], dtype=str)  # as a file is read
         unknown = sorted({k for e in entries for k in e if k not in COLUMNS})
         if unknown:
             raise InputError([Problem("<new entry>", 1, k, f"unknown column{nearest(k, COLUMNS)}") for k in unknown])
@@ -143,35 +145,87 @@ def load_evidence(path: str | Path, scenario: Scenario) -> EvidenceLog:
     """
     path_text = str(path)
     found = Problems(path_text)
+    before = _file_state(path)
+    # pandas parses a regular file fastest from the file itself, and releases the GIL while
+    # it does: it starts now, and its frame is used if the file did not change meanwhile
+    parsing = _Background(_read_strings, path) if before is not None else None
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        found.add(1, "file", "no such file")
-        found.raise_if_any()
-    except IsADirectoryError:
-        found.add(1, "file", "is a directory, not an evidence log")
-        found.raise_if_any()
-    except OSError as exc:
-        found.add(1, "file", f"cannot be read: {exc.strerror}")
-        found.raise_if_any()
-    data = data.removeprefix(codecs.BOM_UTF8)
-    if not data.isascii():  # ASCII is UTF-8; anything else must decode
         try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            found.add(data[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            found.add(1, "file", "no such file")
             found.raise_if_any()
-    if b"\x00" in data:
-        found.add(data[: data.index(b"\x00")].count(b"\n") + 1, "file", "contains NUL bytes; not a CSV text file")
-        found.raise_if_any()
-    frame, lines = _read_table(data, found)
+        except IsADirectoryError:
+            found.add(1, "file", "is a directory, not an evidence log")
+            found.raise_if_any()
+        except OSError as exc:
+            found.add(1, "file", f"cannot be read: {exc.strerror}")
+            found.raise_if_any()
+        if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
+            parsing.wait()
+            parsing = None  # changed while read: parse what was read
+        data = data.removeprefix(codecs.BOM_UTF8)
+        if not data.isascii():  # ASCII is UTF-8; anything else must decode
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                found.add(_line_at(data, exc.start), "file", "not UTF-8 text")
+                found.raise_if_any()
+        if b"\x00" in data:
+            found.add(_line_at(data, data.index(b"\x00")), "file", "contains NUL bytes; not a CSV text file")
+            found.raise_if_any()
+        frame, lines = _read_table(data, found, parsing, lambda: _file_state(path) == before)
+    finally:
+        if parsing is not None:
+            parsing.wait()
     found.raise_if_any()
     return _validate(frame, lines, scenario, path_text, strip=True)
 
 
-def _read_table(data: bytes, found: Problems) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parse the CSV (UTF-8 bytes) into strings; return the frame and each row's line number."""
+def _file_state(path: str | Path) -> tuple[int, int] | None:
+    """``(size, modification time)`` of a regular file, or None (missing, a pipe, a directory ...)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns) if S_ISREG(stat.st_mode) else None
+
+
+class _Background:
+    """``function(*args)`` run in a thread; :meth:`result` waits and returns (or raises) what it did."""
+
+    def __init__(self, function: Any, *args: Any):
+        self._outcome: list[tuple[bool, Any]] = []
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Any, *args: Any) -> None:
+        try:
+            self._outcome.append((True, function(*args)))
+        except BaseException as exc:  # handed over by result()
+            self._outcome.append((False, exc))
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        ok, value = self._outcome[0]
+        if not ok:
+            raise value
+        return value
+
+
+def _read_table(data: bytes, found: Problems, parsing: _Background | None = None,
+                unchanged: Any = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Parse the CSV (UTF-8 bytes) into strings; return the frame and each row's line number.
+
+    ``parsing``, if given, is pandas already parsing the file ``data`` was read from
+    (see :func:`load_evidence`); its frame is taken if ``unchanged()`` still holds.
+    """
     end = data.find(b"\n")
+    cr = data.find(b"\r", 0, len(data) if end < 0 else end)
+    end = cr if cr >= 0 else end  # a line ends at \n, \r\n or a lone \r
     first = (data if end < 0 else data[:end]).decode("utf-8")
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if not any(header):
@@ -187,14 +241,26 @@ def _read_table(data: bytes, found: Problems) -> tuple[pd.DataFrame, np.ndarray]
             found.add(1, name, "required column is missing")
     if len(found):
         return pd.DataFrame(), np.array([])
+    line_ends = _line_ends(data)  # while pandas parses
+    frame = None
+    if parsing is not None:
+        try:
+            frame = parsing.result() if unchanged() else None
+        except Exception:  # whatever failed there, the bytes read decide (below)
+            frame = None
     try:
-        frame = _read_strings(data)
+        if frame is None:
+            frame = _read_strings(data)
     except (pd.errors.ParserError, ValueError):
         _ragged_rows(data.decode("utf-8"), len(header), found)
         return pd.DataFrame(), np.array([])
+    if not isinstance(frame.index, pd.RangeIndex):
+        # a first row longer than the header made pandas take its first values as the
+        # index (shifting every column): report the rows by their fields instead
+        _ragged_rows(data.decode("utf-8"), len(header), found)
+        return pd.DataFrame(), np.array([])
     frame.columns = header
-    line_ends = _line_ends(data)
-    n_lines = len(line_ends) + (0 if data.endswith(b"\n") else 1)
+    n_lines = _n_lines(data, line_ends)
     one_line_each = n_lines == len(frame) + 1
     if one_line_each:
         lines = np.arange(2, len(frame) + 2)
@@ -214,13 +280,34 @@ def _read_table(data: bytes, found: Problems) -> tuple[pd.DataFrame, np.ndarray]
 
 
 def _line_ends(data: bytes, block: int = 1 << 18) -> np.ndarray:
-    """Positions of every line feed (block by block, which keeps the scan in the CPU cache)."""
+    """Where every line ends: each line feed, and each carriage return not followed by one.
+
+    The line feeds are found block by block, which keeps the scan in the CPU cache;
+    lone carriage returns (old Mac line ends, as pandas and :mod:`csv` read them) are rare.
+    """
     text = np.frombuffer(data, dtype=np.uint8)
     parts = [np.flatnonzero(text[at:at + block] == ord("\n")) + at for at in range(0, len(text), block)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+    ends = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+    if b"\r" in data:
+        cr = np.flatnonzero(text == ord("\r"))
+        after = np.append(text, np.uint8(0))[cr + 1]
+        lone = cr[after != ord("\n")]
+        if len(lone):
+            ends = np.union1d(ends, lone)
+    return ends
 
 
-def _read_strings(data: bytes) -> pd.DataFrame:
+def _n_lines(data: bytes, line_ends: np.ndarray) -> int:
+    """How many lines ``data`` has (a last line without a line end counts too)."""
+    return len(line_ends) + (0 if data.endswith((b"\n", b"\r")) else 1)
+
+
+def _line_at(data: bytes, position: int) -> int:
+    """The line (from 1) that byte ``position`` of ``data`` is on."""
+    return int(np.searchsorted(_line_ends(data[:position]), position)) + 1
+
+
+def _read_strings(source: bytes | str | Path) -> pd.DataFrame:
     """Every field as its text (empty fields as ``""``).
 
     pandas parses fastest when it infers column types; a column it read as numbers
@@ -228,14 +315,20 @@ def _read_strings(data: bytes) -> pd.DataFrame:
     """
     options = {"keep_default_na": False, "na_filter": False, "skip_blank_lines": False, "skipinitialspace": False,
                "engine": "c"}
-    frame = pd.read_csv(io.BytesIO(data), **options)
+
+    def read(**more: Any) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source, **options, **more)
+
+    frame = read()
+    if not isinstance(frame.index, pd.RangeIndex):
+        return frame  # a first row longer than the header: the caller reports the rows
     typed = [i for i, dtype in enumerate(frame.dtypes) if not _is_text(dtype)]
-    if typed and isinstance(frame.index, pd.RangeIndex) and len(frame.columns) == len(set(frame.columns)):
-        text = pd.read_csv(io.BytesIO(data), usecols=typed, dtype=str, **options)
+    if typed and len(frame.columns) == len(set(frame.columns)):
+        text = read(usecols=typed, dtype=str)
         for i, name in zip(typed, text.columns, strict=True):
             frame.isetitem(i, text[name])
     elif typed:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, **options)
+        frame = read(dtype=str)
     return frame
 
 
@@ -253,11 +346,17 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _csv_rows(text: str):
-    reader = csv.reader(io.StringIO(text))
-    start = 1
-    for row in reader:
-        yield start, row
-        start = reader.line_num + 1
+    """``(line the row starts on, its fields)`` for every row, as :mod:`csv` reads them."""
+    reader = csv.reader(io.StringIO(text, newline=""))  # lines end at \n, \r\n or \r; quoted ones kept as they are
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text)))  # pandas reads fields of any length; the limit is global, so put back
+    try:
+        start = 1
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _ragged_rows(text: str, width: int, found: Problems) -> None:
@@ -283,7 +382,7 @@ def _ragged_rows_short(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, 
     width = frame.shape[1]
     if one_line_each and _rows_all_full(data, line_ends, frame, blank):
         return {}
-    n_lines = len(line_ends) + (0 if data.endswith(b"\n") else 1)  # the header's commas count too
+    n_lines = _n_lines(data, line_ends)  # the header's commas count too
     if b'"' not in data and data.count(b",") >= (width - 1) * n_lines:
         return {}
     return {line: len(row) for line, row in _csv_rows(data.decode("utf-8")) if row and any(row) and len(row) < width}
@@ -307,18 +406,19 @@ def _rows_all_full(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, blan
         if np.count_nonzero(text == ord("\r")) != np.count_nonzero(text[ends - 1] == ord("\r")):
             return False
         ends = ends - (text[ends - 1] == ord("\r"))
-    if not data.endswith(b"\n"):
+    if not data.endswith((b"\n", b"\r")):
         ends = np.append(ends, len(data))
-    ends = ends[1:][~blank]  # past the header; blank rows have nothing to check
+    keep = ~blank if blank.any() else slice(None)  # blank rows have nothing to check
+    ends = ends[1:][keep]  # past the header
     trailing = np.zeros(len(ends), dtype=np.int64)  # empty values at the end of each row
     run = np.ones(len(ends), dtype=bool)
     for c in reversed(range(frame.shape[1])):
-        run &= (frame.iloc[:, c] == "").to_numpy()[~blank]
+        run &= (frame.iloc[:, c] == "").to_numpy()[keep]
         if not run.any():
             break
         trailing += run
     comma = ord(",")
-    for t in np.unique(trailing):
+    for t in range(int(trailing.max(initial=0)) + 1):
         at = ends[trailing == t]
         if any((text[at - i] != comma).any() for i in range(1, t + 1)) or (text[at - t - 1] == comma).any():
             return False
@@ -340,6 +440,23 @@ def _spread(uniques: pd.Series, codes: np.ndarray) -> pd.Series:
     return pd.Series(uniques.array.take(codes))
 
 
+def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tuple[np.ndarray, pd.Series] | None]:
+    """``(c, the stripped column or None if unchanged, its (codes, distinct values) or None)``.
+
+    Columns with many distinct values (or no checks) are stripped whole; the others
+    once per distinct value, which also gives their codes (see :func:`_distinct`).
+    """
+    if c in ("id", "summary", "source", "citation", "retracts"):
+        return c, column.str.strip(), None
+    codes, values = _distinct(column)
+    stripped = values.str.strip()
+    if not (stripped != values).any():
+        return c, None, (codes, values)
+    merged, values = _distinct(stripped)
+    codes = merged[codes]
+    return c, _spread(values, codes), (codes, values)
+
+
 def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: str, strip: bool = False) -> EvidenceLog:
     """Check every column of a string frame; return the typed log or raise all problems.
 
@@ -355,7 +472,7 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     def report(mask: np.ndarray, column: str, message, values: pd.Series | None = None) -> None:
         idx = np.flatnonzero(mask)
         for j in idx[:MAX_PER_PROBLEM]:
-            text = message(values.iloc[j]) if callable(message) else message
+            text = message(values.iloc[j]) if callable(message) and values is not None else message
             found.add(int(lines[j]), column, text)
         if len(idx) > MAX_PER_PROBLEM:
             found.add(int(lines[idx[MAX_PER_PROBLEM]]), column, f"... and {len(idx) - MAX_PER_PROBLEM} more rows with this problem")
@@ -363,17 +480,15 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     f = frame.reset_index(drop=True)
     distinct = {}  # column -> (codes, distinct values)
     if strip:
-        for c in COLUMNS:
-            if c in ("id", "summary", "source", "citation", "retracts"):  # many distinct values, or no checks
-                f[c] = f[c].str.strip()
-                continue
-            codes, values = _distinct(f[c])
-            stripped = values.str.strip()
-            if (stripped != values).any():
-                merged, values = _distinct(stripped)
-                codes = merged[codes]
-                f[c] = _spread(values, codes)
-            distinct[c] = codes, values
+        # the columns are independent, and pandas' string kernels (Arrow) release the
+        # GIL: a few threads strip and factorize them side by side
+        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+            # (each thread gets its column up front: the frame is changed here meanwhile)
+            for c, column, codes_values in pool.map(_strip_column, COLUMNS, [f[c] for c in COLUMNS]):
+                if column is not None:
+                    f[c] = column
+                if codes_values is not None:
+                    distinct[c] = codes_values
 
     def codes_of(c: str) -> tuple[np.ndarray, pd.Series]:
         if c not in distinct:
@@ -557,18 +672,25 @@ def append_entry(path: str | Path, entry: Mapping[str, Any], scenario: Scenario)
     path = Path(path)
     log = load_evidence(path, scenario)
     original = path.read_bytes()
-    # the line the new row will take (after a newline added to an unterminated last line)
-    next_line = original.count(b"\n") + (1 if original.endswith(b"\n") else 2)
+    # the line the new row will take (after a line end added to an unterminated last line)
+    line_ends = _line_ends(original)
+    next_line = len(line_ends) + (1 if original.endswith((b"\n", b"\r")) else 2)
     updated = log.with_entries([entry], scenario, first_line=next_line)
-    header = next(csv.reader([original.decode("utf-8-sig").split("\n", 1)[0]]))
-    header = [h.strip() for h in header]
+    first = re.split(r"\r\n|\r|\n", original.decode("utf-8-sig"), maxsplit=1)[0]
+    header = [h.strip() for h in next(csv.reader([first]))]
     missing = [k for k, v in entry.items() if k not in header and _cell(v) != ""]
     if missing:
         raise InputError([Problem(str(path), 1, k, "the log has no such column; add it to the header first") for k in missing])
     buffer = io.StringIO()
-    newline = "\r\n" if original.split(b"\n", 1)[0].endswith(b"\r") else "\n"  # keep the file's line ends
+    # keep the file's line ends (those of its first line): \n, \r\n or a lone \r
+    end = int(line_ends[0]) if len(line_ends) else -1
+    newline = "\n"
+    if end >= 0 and original[end:end + 1] == b"\r":
+        newline = "\r"
+    elif end > 0 and original[end - 1:end] == b"\r":
+        newline = "\r\n"
     csv.writer(buffer, lineterminator=newline).writerow([_cell(entry.get(c, "")) for c in header])
-    tail = b"" if original.endswith(b"\n") or not original else newline.encode()
+    tail = b"" if original.endswith((b"\n", b"\r")) or not original else newline.encode()
     _write_atomically(path, original + tail + buffer.getvalue().encode("utf-8"))
     return updated
 

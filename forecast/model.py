@@ -55,6 +55,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -172,7 +173,7 @@ def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
             k = event.outcomes.index(event.resolution.outcome)
             for branch in scenario.branches_of(event.id):
                 resolved[branch.index] = k
-            r_day = max(0, (np.datetime64(event.resolution.date, "D") - origin).astype(np.int64))
+            r_day = max(0, int((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64)))
             snap.add(r_day)
             res_rows.append((event, k, r_day))
     snap_days = np.array(sorted(snap), dtype=np.int64)
@@ -233,16 +234,15 @@ def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
     if likelihood == "student":  # signals enter one by one, not as sums
         src_mean[:], src_var[:], src_var_m[:] = 0.0, 0.0, 0.0
     drift = scenario.settings.drift_per_day * gap
-    binary_comp = (dims[comp_branch] == 1)[None, :]
     data: dict[str, np.ndarray] = {
         "prior_mean": np.concatenate([scenario.event(b.event).priors[b.given].mean for b in scenario.branches]),
         "prior_chol": _block_chol(scenario),
         "step_mean": src_mean[S],
-        "step_var": src_var[S] + np.where(binary_comp, drift[:, None], 0.0),
-        "common_var": src_var_m[S] + (drift[:, None] if len(multi) else 0.0),
+        "step_var": src_var[S] + drift[:, None],  # drift moves every component independently
+        "common_var": src_var_m[S],
         "common_to_comp": np.zeros((Bm, C)),
     }
-    for b in multi:
+    for b in multi.tolist():
         data["common_to_comp"][multi_of[b], offset[b]: offset[b] + dims[b]] = 1.0
     if reliability == "learned":
         data.update(src_mean=src_mean[:S], src_var=src_var[:S], src_var_common=src_var_m[:S],
@@ -258,16 +258,14 @@ def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
     op_e, op_b = pair_e[~sig], pair_b[~sig]
     prob = entries["probability"].to_numpy(dtype=float)[op_e]
     prob_sd = np.nan_to_num(entries["prob_sd"].to_numpy(dtype=float)[op_e], nan=DEFAULT_PROB_SD)
-    res_b, res_t, res_k = [], [], []
+    found: list[tuple[int, int, int]] = []  # (branch, tick, outcome) of each resolution as data
     for event, k, r_day in res_rows:
         for branch in scenario.branches_of(event.id):
             # the branch the resolved parents select (all parents resolved by then)
             if all(resolved[scenario.branches_of(p)[0].index] == scenario.event(p).outcomes.index(o)
                    for p, o in branch.given):
-                res_b.append(branch.index)
-                res_t.append(date_tick[np.searchsorted(snap_days, r_day)])
-                res_k.append(k)
-    res_b, res_t, res_k = (np.array(v, dtype=np.int64) for v in (res_b, res_t, res_k))
+                found.append((branch.index, int(date_tick[int(np.searchsorted(snap_days, r_day))]), k))
+    res_b, res_t, res_k = np.array(found, dtype=np.int64).reshape(-1, 3).T
     if kmax == 2:  # every event has two outcomes: the reading is +x or -x
         data.update(obs_flat=tick_of[op_e] * C + branch_comps[op_b, 0], obs_sign=np.where(k_fav[op_e] == 0, 1.0, -1.0),
                     res_flat=res_t * C + branch_comps[res_b, 0], res_sign=np.where(res_k == 0, 1.0, -1.0))
@@ -378,7 +376,7 @@ def build_model(inputs: Inputs, caps: dict[str, int]) -> pm.Model:
         else:
             rho_full = pt.ones(1)
             step = d["step_mean"] + pt.sqrt(d["step_var"]) * z
-        if n_multi:  # noise along all components of a branch: drift, and signals for its last outcome
+        if n_multi:  # noise shared by all components of a branch: signals for its last outcome
             common_var = d["common_var"]
             if reliability == "learned":
                 common_var = common_var + pt.tensordot(rho**2, d["src_var_common"], axes=1)
@@ -415,7 +413,8 @@ class _LazyData(dict):
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         super().__init__()
-        self.arrays, self.made = arrays, set()
+        self.arrays = arrays
+        self.made: set[str] = set()
 
     def __missing__(self, name: str):
         self.made.add(name)
@@ -423,7 +422,7 @@ class _LazyData(dict):
         return value
 
 
-def _cached(inputs: Inputs, sampler: str) -> tuple[dict[str, Any], dict[str, int]]:
+def _cached(inputs: Inputs, sampler: str, progress: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
     """Get the model (and compiled nutpie model) of ``inputs``' structure, built once a process.
 
     Capacities grow (to the next power of two above ``1.25 n + 2``) only when the data
@@ -439,6 +438,9 @@ def _cached(inputs: Inputs, sampler: str) -> tuple[dict[str, Any], dict[str, int
         entry = _CACHE[inputs.structure] = {"model": build_model(inputs, caps), "caps": caps}
     if sampler == "nutpie" and "nutpie" not in entry:
         import nutpie
+
+        if progress:  # on a terminal: say why nothing moves for a while
+            print("forecast: compiling the model (once per process) ...", file=sys.stderr, flush=True)
 
         keep = ["x_tick"] + (["reliability"] if inputs.structure[1] == "learned" else [])
         keep += ["true_log_lr", "evidence_scale"] if inputs.structure[0] == "student" else []
@@ -476,7 +478,7 @@ def sample(inputs: Inputs, settings: FitSettings) -> tuple[xr.DataTree, dict[str
     timings: dict[str, float] = {}
     with _quiet(settings.progress):
         t0 = time.perf_counter()
-        entry, caps = _cached(inputs, settings.sampler)
+        entry, caps = _cached(inputs, settings.sampler, settings.progress)
         timings["compile"] = time.perf_counter() - t0
         arrays = {k: v for k, v in _padded(inputs, caps).items() if k in entry["model"].data_names}
         _check_indices(arrays, caps, inputs.structure[2])

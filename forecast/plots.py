@@ -428,7 +428,7 @@ def contribution_steps(result: Forecast, event: str, given: str = "") -> pd.Data
     final = float(final[(final["event"] == event) & (final["given"] == branch.given_text)]["probability"].iloc[0])
     summaries = result.evidence.frame.set_index("id")["summary"]
     p_prior, p_spread = float(expected_sigmoid(m0, s0)), float(expected_sigmoid(m0, s_end))
-    rows = [("prior", None, "prior", "prior belief", m0, m0, p_prior, p_prior),
+    rows: list[tuple[Any, ...]] = [("prior", None, "prior", "prior belief", m0, m0, p_prior, p_prior),
             ("spread", None, "spread", "change of spread (evidence uncertainty, drift, observations)", m0, m0,
              p_prior, p_spread)]
     m, p = m0, p_spread

@@ -29,14 +29,11 @@ import functools
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import secrets
 import shutil
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +42,23 @@ import pandas as pd
 
 from .errors import ForecastError
 from .evidence import COLUMNS as EVIDENCE_COLUMNS
-from .tables import VIEWS, Forecast, format_table
+from .exports import (
+    DATE_COLUMNS,
+    FLOAT_COLUMNS,
+    GENERATOR,
+    INT_COLUMNS,
+    REPORT_FORMAT,
+    csv_bytes,
+    excel_bytes,
+    latex_escape,
+    load_schema,
+    markdown_bytes,
+    neutralise,
+    report_json,
+    restore,
+    to_latex,
+)
+from .tables import VIEWS, Forecast
 from .update import BeliefHistory, run_filter
 
 __all__ = [
@@ -64,10 +77,6 @@ __all__ = [
     "write_report",
 ]
 
-#: Written into every manifest; a folder whose manifest says otherwise is not ours to replace.
-GENERATOR = "scenario-forecast"
-#: Version of the folder layout and of ``report.json``.
-REPORT_FORMAT = 1
 #: Tables of a report, in sheet order.
 TABLES = (*VIEWS, "contributions")
 CONTRIBUTION_COLUMNS = ["entry", "date", "event", "given", "kind", "weight", "shift", "summary"]
@@ -75,61 +84,8 @@ STATE_COLUMNS = ["event", "given", "outcome", "m0", "S0", "m", "S", "hazard_r", 
 SNAPSHOT_FILES = ("manifest.json", "evidence.csv", "states.csv",
                   *(f"tables/{name}.csv" for name in TABLES))
 
-_FLOAT_COLUMNS = {"probability", "lower", "upper", "shift", "weight", "m0", "S0", "m", "S", "hazard_r",
-                  "lr", "lr_sd", "prob_sd", "r_hat", "ess_bulk", "ess_tail"}
-_INT_COLUMNS = {"n_evidence", "line"}
-_DATE_COLUMNS = {"date"}
-_PERCENT_COLUMNS = {"probability", "lower", "upper"}
-_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SVG_SALT = "scenario-forecast"
 _DPI = 150
-
-
-# --------------------------------------------------------------------------- safety
-
-
-def neutralise(text: str) -> str:
-    r"""Make a text cell safe for a spreadsheet: a leading ``'`` when it could start a formula.
-
-    A cell whose text begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-    return (possibly after apostrophes) gets one more leading apostrophe, so Excel,
-    LibreOffice and Google Sheets show it as text instead of evaluating it. Numbers
-    are never passed here: only text columns are neutralised. :func:`restore` undoes it
-    exactly.
-
-    Examples
-    --------
-    >>> print(neutralise('=HYPERLINK("http://x", "click")'))
-    '=HYPERLINK("http://x", "click")
-    >>> neutralise("Rubio said -- nothing"), neutralise("-cmd")
-    ('Rubio said -- nothing', "'-cmd")
-    """
-    return "'" + text if _FORMULA.match(text) else text
-
-
-def restore(text: str) -> str:
-    """Undo :func:`neutralise` (exact inverse).
-
-    Examples
-    --------
-    >>> restore(neutralise("@SUM(A1:A9)"))
-    '@SUM(A1:A9)'
-    >>> restore("'quoted")
-    "'quoted"
-    """
-    return text[1:] if text.startswith("'") and _FORMULA.match(text) else text
-
-
-def _text_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if table[c].dtype.kind not in "fiumbM" and c not in _DATE_COLUMNS]
-
-
-def _neutralised(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    for c in _text_columns(out):
-        out[c] = [neutralise(v) if isinstance(v, str) else v for v in out[c]]
-    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -210,191 +166,6 @@ def _evidence_used(result: Forecast) -> pd.DataFrame:
     out = used[list(EVIDENCE_COLUMNS)].copy()
     out["date"] = [d.date() for d in out["date"]]
     return out.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- formats
-
-
-def _csv(table: pd.DataFrame) -> bytes:
-    return format_table(_neutralised(table), "csv").encode("utf-8")
-
-
-def _one_line(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    for c in _text_columns(out):
-        out[c] = [re.sub(r"\s*[\r\n]+\s*", " ", v) if isinstance(v, str) else v for v in out[c]]
-    return out
-
-
-def _markdown(table: pd.DataFrame) -> bytes:
-    return format_table(_one_line(table), "markdown").encode("utf-8")
-
-
-_LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-    "^": r"\textasciicircum{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}",
-}
-_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIALS))
-
-
-def latex_escape(text: str) -> str:
-    r"""Escape LaTeX's special characters (and fold line breaks into spaces).
-
-    Examples
-    --------
-    >>> latex_escape("P(x_1) = 50% & up {#1} $5 ~ ^ \\")
-    'P(x\\_1) = 50\\% \\& up \\{\\#1\\} \\$5 \\textasciitilde{} \\textasciicircum{} \\textbackslash{}'
-    """
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group(0)], re.sub(r"\s*[\r\n]+\s*", " ", text))
-
-
-def to_latex(table: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
-    r"""Render ``table`` as a booktabs ``tabular`` (needs ``\usepackage{booktabs}``), specials escaped.
-
-    Probabilities and other floats are shown with ``digits`` decimals; a ``summary``
-    column wraps in a paragraph column. The result is meant for ``\input`` inside a
-    ``table`` environment.
-
-    Examples
-    --------
-    >>> print(to_latex(pd.DataFrame({"event": ["a_b"], "probability": [0.25]})), end="")
-    \begin{tabular}{lr}
-    \toprule
-    event & probability \\
-    \midrule
-    a\_b & 0.2500 \\
-    \bottomrule
-    \end{tabular}
-    """
-    spec = "".join("r" if table[c].dtype.kind in "fiu" else ("p{0.45\\linewidth}" if c == "summary" else "l")
-                   for c in table.columns)
-    lines = [f"% {latex_escape(caption)}"] if caption else []
-    lines += [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
-              " & ".join(latex_escape(str(c)) for c in table.columns) + r" \\", "\\midrule"]
-    for row in table.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float | np.floating):
-                cells.append("" if math.isnan(v) else f"{v:.{digits}f}")
-            elif isinstance(v, dt.date | pd.Timestamp):
-                cells.append(v.isoformat()[:10])
-            else:
-                cells.append(latex_escape(str(v)))
-        lines.append(" & ".join(cells) + r" \\")
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-def _json_value(v: Any) -> Any:
-    if isinstance(v, dt.date | pd.Timestamp):
-        return v.isoformat()[:10]
-    if isinstance(v, np.integer | np.bool_):
-        return v.item()
-    if isinstance(v, float | np.floating):
-        return None if math.isnan(v) else float(v)
-    return v
-
-
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _json_value(v) for k, v in zip(table.columns, row, strict=True)}
-            for row in table.itertuples(index=False)]
-
-
-def _report_json(result: Forecast, tables: Mapping[str, pd.DataFrame]) -> bytes:
-    from . import __version__
-
-    data = {
-        "format": REPORT_FORMAT,
-        "generator": GENERATOR,
-        "version": __version__,
-        "scenario": {"id": result.scenario.id, "title": result.scenario.title},
-        "as_of": result.as_of.isoformat(),
-        "method": result.method,
-        "interval": float(result.level),
-        "seed": result.seed,
-        "tables": {name: _records(table) for name, table in tables.items()},
-    }
-    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
-
-
-def load_schema() -> dict[str, Any]:
-    """Return the JSON Schema of ``report.json`` (package data ``forecast/schemas/report.schema.json``).
-
-    Examples
-    --------
-    >>> load_schema()["title"]
-    'scenario-forecast report'
-    """
-    text = (resources.files("forecast") / "schemas" / "report.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def _excel_bytes(tables: Mapping[str, pd.DataFrame], metadata: Sequence[tuple[str, Any]], stamp: dt.datetime) -> bytes:
-    """Build the workbook: a sheet per table, then ``metadata``; byte-identical for equal input."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    wb.properties.creator = GENERATOR
-    wb.properties.created = stamp
-    bold = Font(bold=True)
-    sheets = [(name, table) for name, table in tables.items()]
-    sheets.append(("metadata", pd.DataFrame(list(metadata), columns=["key", "value"], dtype=object)))
-    for name, table in sheets:
-        ws = wb.create_sheet(name[:31])
-        for j, column in enumerate(table.columns, start=1):
-            ws.cell(row=1, column=j, value=str(column)).font = bold
-            width = len(str(column))
-            number_format = ("0.0%" if column in _PERCENT_COLUMNS else
-                             "yyyy-mm-dd" if column in _DATE_COLUMNS else
-                             "0.0000" if column in _FLOAT_COLUMNS else None)
-            for i, value in enumerate(table[column].tolist(), start=2):
-                cell = ws.cell(row=i, column=j, value=_excel_value(value))
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # text, never a formula
-                    width = max(width, min(len(cell.value), 60))
-                elif number_format and cell.value is not None:
-                    cell.number_format = number_format
-                    width = max(width, 10)
-                else:
-                    width = max(width, len(str(cell.value)) if cell.value is not None else 0)
-            ws.column_dimensions[get_column_letter(j)].width = width + 2
-        ws.freeze_panes = "A2"
-    raw = io.BytesIO()
-    wb.save(raw)
-    return _deterministic_zip(raw.getvalue(), stamp)
-
-
-def _excel_value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return neutralise(_ILLEGAL_XML.sub("\ufffd", v))
-    if isinstance(v, pd.Timestamp):
-        return v.date()
-    if isinstance(v, np.integer | np.bool_):
-        return v.item()
-    if isinstance(v, float | np.floating):
-        return None if math.isnan(v) else float(v)
-    return v
-
-
-def _deterministic_zip(data: bytes, stamp: dt.datetime) -> bytes:
-    """Rewrite a zip (xlsx) with fixed member times and ``docProps`` dates set to ``stamp``."""
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</)", rb"\g<1>" + iso + rb"\g<2>", content)
-            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.external_attr = 0o644 << 16
-            dst.writestr(member, content)
-    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- figures
@@ -559,13 +330,13 @@ def render_report(result: Forecast, inputs: Sequence[str | Path] = (), figures: 
     files: dict[str, bytes] = {}
     for name, table in tables.items():
         caption = f"{name}: {result.scenario.id} as of {result.as_of} ({result.method})"
-        files[f"tables/{name}.csv"] = _csv(table)
-        files[f"tables/{name}.md"] = _markdown(table)
+        files[f"tables/{name}.csv"] = csv_bytes(table)
+        files[f"tables/{name}.md"] = markdown_bytes(table)
         files[f"tables/{name}.tex"] = to_latex(table, caption).encode("utf-8")
-    files["report.json"] = _report_json(result, tables)
-    files["report.xlsx"] = _excel_bytes(tables, _metadata(result, hashed), stamp)
-    files["evidence.csv"] = _csv(_evidence_used(result))
-    files["states.csv"] = _csv(_states(result, history))
+    files["report.json"] = report_json(result, tables)
+    files["report.xlsx"] = excel_bytes(tables, _metadata(result, hashed), stamp)
+    files["evidence.csv"] = csv_bytes(_evidence_used(result))
+    files["states.csv"] = csv_bytes(_states(result, history))
     if figures:
         files.update(_figures(result, history))
     files["manifest.json"] = _manifest(result, hashed, files, created or dt.datetime.now(dt.UTC))
@@ -729,11 +500,11 @@ def read_table(folder: str | Path, name: str) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     for c in raw.columns:
         values = raw[c]
-        if c in _FLOAT_COLUMNS:
+        if c in FLOAT_COLUMNS:
             out[c] = np.array([float(v) if v != "" else np.nan for v in values], dtype=float)
-        elif c in _INT_COLUMNS:
+        elif c in INT_COLUMNS:
             out[c] = values.astype("int64")
-        elif c in _DATE_COLUMNS:
+        elif c in DATE_COLUMNS:
             out[c] = pd.Series([dt.date.fromisoformat(v) for v in values], index=raw.index, dtype=object)
         else:
             out[c] = pd.Series([restore(v) for v in values], index=raw.index, dtype="str")

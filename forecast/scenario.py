@@ -183,7 +183,7 @@ class Scenario:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_events", {e.id: e for e in self.events})
-        branches = []
+        branches: list[Branch] = []
         for event in self.events:
             for given in self.givens(event.id):
                 branches.append(Branch(event.id, given, len(branches)))
@@ -241,6 +241,7 @@ class Scenario:
         found = Problems(self.path)
         clean = _check_prior_spec(dict(spec), event, found, 1, f"{event_id}.prior")
         found.raise_if_any()
+        assert clean is not None  # no problem was found, so the spec is clean
         priors = dict(event.priors)
         priors[key] = Prior.from_spec(clean, len(event.outcomes))
         return self._replace_event(replace(event, priors=MappingProxyType(priors)))
@@ -439,7 +440,9 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
             else:
                 kwargs[key] = v
     tables: dict[str, dict[str, float]] = {}
-    for key, low, keys in (("weights", 0.0, GRADES), ("lr_sd", 0.0, GRADES), ("verbal", None, None)):
+    checks: tuple[tuple[str, float | None, tuple[str, ...] | None], ...] = (
+        ("weights", 0.0, GRADES), ("lr_sd", 0.0, GRADES), ("verbal", None, None))
+    for key, bound, keys in checks:
         table = node.get(key)
         if table is None:
             continue
@@ -456,9 +459,9 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
                 found.add(at, where, "a verbal strength is one word, e.g. very_strong")
                 continue
             v = _number(value)
-            if v is None or (low is not None and v < low) or (low is None and v <= 0):
-                bound = ">= 0" if low is not None else "> 0 (a likelihood ratio)"
-                found.add(at, where, f"{value!r} must be a number {bound}")
+            if v is None or (bound is not None and v < bound) or (bound is None and v <= 0):
+                expected = ">= 0" if bound is not None else "> 0 (a likelihood ratio)"
+                found.add(at, where, f"{value!r} must be a number {expected}")
                 continue
             tables[key][name] = v
     kwargs["grading"] = Grading(**tables)
@@ -627,7 +630,7 @@ def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], f
     if not event.parents:
         spec = _check_prior_spec(node, event, found, at, where)
         return {(): Prior.from_spec(spec, len(event.outcomes))} if spec else {}
-    priors = {}
+    priors: dict[tuple[tuple[str, str], ...], Prior | None] = {}
     expected = {format_given(c): c for c in combos}
     for key, value in node.items():
         key_at = node.lines[key]
@@ -698,7 +701,7 @@ def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: 
         spec["beta"] = ab
     elif form == "interval":
         lohi = [_number(v) for v in value] if isinstance(value, list) else []
-        if len(lohi) != 2 or any(v is None or not 0 < v < 1 for v in lohi) or lohi[0] >= lohi[1]:
+        if len(lohi) != 2 or any(v is None or not 0 < v < 1 for v in lohi) or lohi[0] >= lohi[1]:  # type: ignore[operator]
             found.add(line("interval"), f"{where}.interval", f"{value!r} must be [lo, hi] with 0 < lo < hi < 1 (a 90% interval)")
         spec["interval"] = lohi
     else:

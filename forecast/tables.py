@@ -83,11 +83,12 @@ class Forecast:
             for k, outcome in enumerate(event.outcomes):
                 rows.append((event.id, branch.given_text, outcome, mean[k], lo[k], hi[k],
                              int(self.n_evidence[branch.index])))
-        return self._with_diagnostics(pd.DataFrame(rows, columns=COLUMNS["branches"]))
+        return self._settled(self._with_diagnostics(pd.DataFrame(rows, columns=COLUMNS["branches"])))
 
     @cached_property
     def _tree(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return _tree_tables(self.scenario, self.branch_means, self.branch_draws, self.level)
+        paths, marginals = _tree_tables(self.scenario, self.branch_means, self.branch_draws, self.level)
+        return self._settled(paths), self._settled(marginals)
 
     @property
     def paths(self) -> pd.DataFrame:
@@ -103,7 +104,7 @@ class Forecast:
     def trajectory(self) -> pd.DataFrame:
         """What was believed on each date with only what was known then."""
         if self.trajectory_source is not None:
-            return self.trajectory_source()
+            return self._settled(self.trajectory_source())
         assert self.history is not None
         return trajectory_table(self.history, self.level, self.seed, self.n_draws)
 
@@ -129,6 +130,17 @@ class Forecast:
         """Number of draws behind path and marginal intervals."""
         return len(self.branch_draws[0]) if self.branch_draws else self.scenario.settings.draws
 
+    def _settled(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Round MCMC tables to 12 decimals.
+
+        Far below Monte Carlo error, and the same bytes whether PyTensor compiled afresh
+        or reused its cache (the two differ at 1e-15).
+        """
+        if self.method == "exact":
+            return table
+        floats = [c for c in table.columns if table[c].dtype.kind == "f"]
+        return table.assign(**{c: table[c].round(12) for c in floats})
+
     def _with_diagnostics(self, table: pd.DataFrame) -> pd.DataFrame:
         if self.diagnostics is None:
             return table
@@ -138,7 +150,7 @@ class Forecast:
     def text(self) -> str:
         """A short summary: the marginals, and the most likely paths."""
         lines = [f"{self.scenario.title}", f"as of {self.as_of} ({self.method}; {len(self.evidence.as_of(self.as_of))} evidence entries; "
-                 f"{int(self.level * 100)}% intervals)", ""]
+                 f"{round(self.level * 100, 1):g}% intervals)", ""]
         first = self.marginals.groupby("event", sort=False).head(1)
         width = max(len(e) for e in first["event"])
         for row in first.itertuples():
@@ -331,7 +343,7 @@ def format_table(table: pd.DataFrame, fmt: str, digits: int = 4) -> str:
         if shown[c].dtype.kind == "f":
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
         else:
-            shown[c] = shown[c].astype(str)
+            shown[c] = shown[c].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     if fmt == "markdown":
         head = "| " + " | ".join(shown.columns) + " |"
         rule = "| " + " | ".join("---:" if table[c].dtype.kind in "fi" else "---" for c in shown.columns) + " |"

@@ -80,8 +80,11 @@ class BeliefHistory:
 
 
 def resolve_dates(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None) -> tuple[dt.date, dt.date]:
-    """The replay's ``(start, as_of)``: the scenario's start (or the first entry's date)
-    and the requested as-of date (default: the last entry's date)."""
+    """The replay's ``(start, as_of)``.
+
+    ``start`` is the scenario's start (or the first entry's date); ``as_of`` the
+    requested date (default: the last entry's date).
+    """
     dates = log.frame["date"]
     start = scenario.settings.start
     if start is None:
@@ -132,11 +135,11 @@ def run_filter(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None
     known = (frame["date"] <= pd.Timestamp(as_of_date)).to_numpy()
     origin = np.datetime64(start, "D")
     days_all = (frame["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
-    snap = {0, (np.datetime64(as_of_date, "D") - origin).astype(np.int64)}
+    snap: set[int] = {0, int((np.datetime64(as_of_date, "D") - origin).astype(np.int64))}
     snap.update(np.unique(days_all[known]).tolist())
     for event in scenario.events:
         if event.resolution and start <= event.resolution.date <= as_of_date:
-            snap.add((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64))
+            snap.add(int((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64)))
     snap_days = np.array(sorted(snap), dtype=np.int64)
 
     # the entries by their rows in the log (no copies of the frame); retractions aside
@@ -276,8 +279,8 @@ def _weights(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> tuple[np
     """Each entry's grading weight ``w`` and its ``τ`` (``lr_sd`` or the grade's default)."""
     grading = scenario.settings.grading
     weight_table, lr_sd_table = grading.weight_table(), grading.lr_sd_table()
-    codes, grades = _distinct_pairs(log, "reliability", "credibility", rows)
-    grades = [(r or "F") + (c or "6") for r, c in grades]
+    codes, pairs = _distinct_pairs(log, "reliability", "credibility", rows)
+    grades = [(r or "F") + (c or "6") for r, c in pairs]
     weights = np.array([weight_table.get(g, np.nan) for g in grades], dtype=float)[codes]
     default_tau = np.array([lr_sd_table.get(g, np.nan) for g in grades], dtype=float)[codes]
     lr_sd = log.frame["lr_sd"].to_numpy(dtype=float)[rows]
@@ -307,12 +310,14 @@ def _entry_inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> dic
     is_obs = (frame["kind"] == "observation").to_numpy(dtype=bool)[rows]
     lr = frame["lr"].to_numpy(dtype=float)[rows]
     codes, pairs = _distinct_pairs(log, "event", "favours", rows)
-    outcome = [_outcome_index(scenario.event(e).outcomes, f) for e, f in pairs]
+    outcome = np.array([_outcome_index(scenario.event(e).outcomes, f) for e, f in pairs], dtype=np.int64)[codes]
+    step = np.where(is_obs, 0.0, weights * np.log(np.nan_to_num(lr, nan=1.0)))
     return {
         "is_obs": is_obs,
         "weight": weights,
-        "k": np.array(outcome, dtype=np.int64)[codes],
-        "step": np.where(is_obs, 0.0, weights * np.log(np.nan_to_num(lr, nan=1.0))),
+        "k": outcome,
+        "step": step,
+        "dx": np.where(outcome == 0, 1.0, -1.0) * step,  # the step of x = logit P(first outcome), two outcomes
         "var": np.where(is_obs, 0.0, (weights * np.nan_to_num(taus)) ** 2),
         "y": logit(np.where(is_obs, frame["probability"].to_numpy(dtype=float)[rows], 0.5)),
         "R": np.nan_to_num(frame["prob_sd"].to_numpy(dtype=float)[rows], nan=DEFAULT_PROB_SD) ** 2,
@@ -337,17 +342,18 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
     """
     d = len(m0)
     ordered = bool(np.all(days[1:] >= days[:-1]))  # a log is usually kept in date order
-    order = np.arange(len(rows)) if ordered else np.argsort(days, kind="stable")  # ties keep file order
-    rows, days = rows[order], days[order]
-    is_obs, k = inputs["is_obs"][rows], inputs["k"][rows]
-    y, R = inputs["y"][rows], inputs["R"][rows]
-    step, var = inputs["step"][rows], inputs["var"][rows]
+    if not ordered:
+        order = np.argsort(days, kind="stable")  # ties keep file order
+        rows, days = rows[order], days[order]
+    is_obs = inputs["is_obs"][rows]
     if d == 1:  # a signal moves m by ±step and S by var
-        sign = np.where(k == 0, 1.0, -1.0)
-        mean, cov, applied, shifts = _filter_scalar(float(m0[0]), float(S0[0, 0]), days, sign * step, var, is_obs,
-                                                    k, y, R, drift, snap_days, rows, {} if memo is None else memo)
+        mean, cov, applied, shifts = _filter_scalar(float(m0[0]), float(S0[0, 0]), days, inputs["dx"][rows],
+                                                    inputs["var"][rows], is_obs, rows, inputs, drift, snap_days,
+                                                    {} if memo is None else memo)
         mean, cov, shifts = mean[:, None], cov[:, None, None], shifts[:, None]
     else:
+        k, y, R = inputs["k"][rows], inputs["y"][rows], inputs["R"][rows]
+        step, var = inputs["step"][rows], inputs["var"][rows]
         direction = np.zeros((len(rows), d))
         inner = k < d
         direction[np.flatnonzero(inner), k[inner]] = 1.0
@@ -363,9 +369,11 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
 
 
 def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: np.ndarray, is_obs: np.ndarray,
-                   k: np.ndarray, y: np.ndarray, R: np.ndarray, drift: float, snap_days: np.ndarray,
-                   rows: np.ndarray, memo: dict):
+                   rows: np.ndarray, inputs: dict[str, np.ndarray], drift: float, snap_days: np.ndarray, memo: dict):
     """Run :func:`_filter_vector` for a two-outcome branch, on plain floats (the same arithmetic).
+
+    ``dm``, ``dS`` are the signals' steps of the mean and the variance; the
+    observations' readings come from ``inputs`` by their ``rows``.
 
     ``memo`` holds the previous run's entries and observation results: those of the
     observations before the first entry that differs are reused as they are (each
@@ -391,9 +399,9 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
             o = obs[first - 1]
             m_b, S_b = float(base_m[first]), float(base_S[first])
             day_b, cdm_b, cdS_b = int(days[o]), float(cdm[o]), float(cdS[o])
-    rest = obs[first:]
-    steps = zip(cdm[rest].tolist(), cdS[rest].tolist(), days[rest].tolist(), (k[rest] == 0).tolist(), y[rest].tolist(),
-                R[rest].tolist(), strict=True)
+    rest, rest_rows = obs[first:], rows[obs[first:]]
+    steps = zip(cdm[rest].tolist(), cdS[rest].tolist(), days[rest].tolist(), (inputs["k"][rest_rows] == 0).tolist(),
+                inputs["y"][rest_rows].tolist(), inputs["R"][rest_rows].tolist(), strict=True)
     for s, (cdm_o, cdS_o, day_o, up, y_o, R_o) in enumerate(steps, start=first):
         m = m_b + cdm_o - cdm_b
         S = S_b + cdS_o - cdS_b + drift * (day_o - day_b)
@@ -434,10 +442,11 @@ def _filter_vector(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, dm: np.ndar
     base_m[0], base_S[0] = m0, S0
     shifts = dm.copy()
     zero_m, zero_S = np.zeros(d), np.zeros((d, d))
+    eye = np.eye(d)  # drift moves each log-ratio independently
     for s, o in enumerate(obs):
         prev = base_at[s]
         m = base_m[s] + cdm[o] - (cdm[prev] if prev >= 0 else zero_m)
-        S = base_S[s] + cdS[o] - (cdS[prev] if prev >= 0 else zero_S) + drift * (days[o] - base_day[s])
+        S = base_S[s] + cdS[o] - (cdS[prev] if prev >= 0 else zero_S) + drift * (days[o] - base_day[s]) * eye
         m_new, S_new = _observe(m, S, int(k[o]), float(y[o]), float(R[o]))
         shifts[o] = m_new - m
         base_m[s + 1], base_S[s + 1], base_day[s + 1], base_at[s + 1] = m_new, S_new, days[o], o
@@ -445,13 +454,13 @@ def _filter_vector(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, dm: np.ndar
     at = base_at[seg]
     m_i = base_m[seg] + cdm - np.where(at[:, None] >= 0, cdm[np.maximum(at, 0)], 0.0)
     S_i = (base_S[seg] + cdS - np.where(at[:, None, None] >= 0, cdS[np.maximum(at, 0)], 0.0)
-           + drift * (days - base_day[seg])[:, None, None])
+           + drift * (days - base_day[seg])[:, None, None] * eye)
     j = np.searchsorted(days, snap_days, side="right") - 1
     seen = j >= 0
     jj = np.maximum(j, 0)
     last_day = np.where(seen, days[jj] if n else 0, 0)
     mean = np.where(seen[:, None], m_i[jj] if n else m0, m0)
-    cov = np.where(seen[:, None, None], S_i[jj] if n else S0, S0) + drift * (snap_days - last_day)[:, None, None]
+    cov = np.where(seen[:, None, None], S_i[jj] if n else S0, S0) + drift * (snap_days - last_day)[:, None, None] * eye
     return mean, cov, j + 1, shifts
 
 

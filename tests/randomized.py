@@ -45,7 +45,7 @@ def random_scenario(rng: random.Random, n_events: int | None = None, max_parents
         if parents:
             event["parents"] = parents
             combos = itertools.product(*([["yes", "no"]] * len(parents)))
-            event["prior"] = {";".join(f"{p}={o}" for p, o in zip(parents, c)): random_prior(rng) for c in combos}
+            event["prior"] = {";".join(f"{p}={o}" for p, o in zip(parents, c, strict=True)): random_prior(rng) for c in combos}
         else:
             event["prior"] = random_prior(rng)
         if resolutions and rng.random() < 0.12:

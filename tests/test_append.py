@@ -187,3 +187,10 @@ def test_append_keeps_crlf_line_ends(write_file, scenario):
     path = write_file("crlf.csv", b"id,date,event,favours,lr,summary\r\nE1,2025-01-02,a,yes,2,x\r\n")
     fc.append_entry(path, {"id": "E2", "date": "2025-01-03", "event": "a", "favours": "no", "lr": "3", "summary": "y"}, scenario)
     assert path.read_bytes() == b"id,date,event,favours,lr,summary\r\nE1,2025-01-02,a,yes,2,x\r\nE2,2025-01-03,a,no,3,y\r\n"
+
+
+def test_appended_values_are_read_as_the_file_reads_them(log_path, scenario):
+    # the file reader strips the spaces around values; so does the check of a new entry
+    log = fc.append_entry(log_path, {**NEW, "favours": " no ", "lr": " 3 ", "event": "a "}, scenario)
+    assert log.entry("E3")["favours"] == "no" and log.entry("E3")["lr"] == 3.0
+    assert fc.load_evidence(log_path, scenario).entry("E3")["favours"] == "no"

@@ -20,7 +20,7 @@ def quad_expected_sigmoid(m: float, sd: float) -> float:
     # centre so that a narrow step is never missed
     points = sorted({-12.0, 12.0, min(max(-m / sd, -12.0), 12.0)})
     return sum(integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
-               for a, b in zip(points, points[1:]))
+               for a, b in zip(points, points[1:], strict=False))
 
 
 GRID = [(m, sd) for m in (-8.0, -3.0, -1.0, -0.2, 0.0, 0.7, 2.5, 6.0)
@@ -38,7 +38,7 @@ def test_expected_sigmoid_is_vectorised_and_symmetric():
     out = belief.expected_sigmoid(m, S)
     assert out.shape == (4,)
     np.testing.assert_allclose(out + belief.expected_sigmoid(-m, S), 1.0, atol=1e-12)
-    np.testing.assert_allclose(out, [quad_expected_sigmoid(a, math.sqrt(b)) for a, b in zip(m, S)], atol=1e-6)
+    np.testing.assert_allclose(out, [quad_expected_sigmoid(a, math.sqrt(b)) for a, b in zip(m, S, strict=True)], atol=1e-6)
 
 
 @pytest.mark.parametrize("p", [0.001, 0.03, 0.2, 0.5, 0.77, 0.999])
@@ -159,3 +159,18 @@ def test_sigmoid_and_logit_are_stable_and_inverse():
     np.testing.assert_allclose(s, special.expit(x), rtol=1e-14)
     p = np.array([1e-9, 0.2, 0.5, 0.93])
     np.testing.assert_allclose(belief.sigmoid(belief.logit(p)), p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1e-9, 1e-4, 0.9999])
+@pytest.mark.parametrize("sd", [10.0, 50.0, 100.0])
+def test_prior_matching_with_very_wide_spreads(p, sd):
+    # the mean logit lies far beyond +-60 when the spread is wide and p is extreme
+    m = float(belief.match_mean_logit(p, sd))
+    assert quad_expected_sigmoid(m, sd) == pytest.approx(p, rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("m", [[0.0, 0.0], [2.0, -1.0], [-4.0, 3.0]])
+@pytest.mark.parametrize("sd", [2.5, 4.0, 6.0, 10.0])
+def test_expected_softmax_with_wide_spreads(m, sd):
+    S = np.array([[1.0, 0.3], [0.3, 1.0]]) * sd * sd
+    np.testing.assert_allclose(belief.expected_softmax(np.array(m), S), quad_softmax_2d(m, S, n=1601), atol=1e-5)

@@ -362,3 +362,111 @@ def test_extreme_but_valid_numbers_give_finite_probabilities(write_evidence, sce
         t = result.table(view)
         assert t[["probability", "lower", "upper"]].notna().all().all(), view
         assert t["probability"].between(0, 1).all(), view
+
+
+# ----------------------------------------------------------------------------- rows longer than the header, line ends
+
+SHORT_HEADER = "id,date,event,favours,lr,summary"
+
+
+def short_rows(n: int = 3, long: tuple[int, ...] = (), bad_lr: tuple[int, ...] = ()) -> list[str]:
+    """``n`` rows for :data:`SHORT_HEADER`; those in ``long`` carry one field too many, those in ``bad_lr`` lr 0."""
+    return [f"E{i},2025-01-02,a,yes,{0 if i in bad_lr else 2},x{',extra' if i in long else ''}" for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("long", [(1,), (2,), (3,), (1, 2), (1, 3), (1, 2, 3)])
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_rows_longer_than_the_header_are_reported(write_file, scenario, long, end):
+    # a long first row once made pandas take the ids as an index and shift every column
+    path = write_file("long.csv", (end.join([SHORT_HEADER, *short_rows(3, long)]) + end).encode())
+    lines = problems(path, scenario)
+    for i in long:
+        assert_problem(lines, path, i + 1, "row", "has 7 fields; the header has 6")
+    assert len(lines) == len(long), lines
+
+
+def test_long_first_row_and_short_row_are_both_reported(write_file, scenario):
+    path = write_file("ragged.csv", "\n".join([SHORT_HEADER, *short_rows(2, long=(1,)), "E3,2025-01-02"]).encode())
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 2, "row", "has 7 fields; the header has 6")
+    assert_problem(lines, path, 4, "row", "has 2 fields; the header has 6")
+    assert len(lines) == 2
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+@pytest.mark.parametrize("last", ["", "end"])
+def test_line_ends_with_quotes(write_file, scenario, end, last):
+    # quotes and lone carriage returns once ended in an internal error
+    rows = [SHORT_HEADER, 'E1,2025-01-02,a,yes,2,"x, quoted"', 'E2,2025-01-02,a,yes,2,"two' + end + 'lines"',
+            'E3,2025-01-02,a,yes,2,"y"']
+    text = end.join(rows) + (end if last else "")
+    log = fc.load_evidence(write_file("ends.csv", text.encode()), scenario)
+    assert list(log.frame["id"]) == ["E1", "E2", "E3"]
+    assert list(log.frame["summary"]) == ["x, quoted", f"two{end}lines", "y"]
+    assert list(log.frame["line"]) == [2, 3, 5]
+    bad = write_file("bad.csv", (text.replace("E3,2025-01-02,a,yes,2", "E3,2025-01-02,a,yes,0")).encode())
+    assert_problem(problems(bad, scenario), bad, 5, "lr", "not a likelihood ratio")
+    short = write_file("short.csv", (text.replace('E3,2025-01-02,a,yes,2,"y"', "E3,2025-01-02,a")).encode())
+    lines = problems(short, scenario)
+    assert_problem(lines, short, 5, "row", "has 3 fields; the header has 6")
+    assert len(lines) == 1
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_line_ends_without_quotes(write_file, scenario, end):
+    text = end.join([SHORT_HEADER, *short_rows(4, bad_lr=(3,))]) + end
+    path = write_file("plain.csv", text.encode())
+    lines = problems(path, scenario)
+    assert_problem(lines, path, 4, "lr", "not a likelihood ratio")
+    assert len(lines) == 1
+    short = write_file("short.csv", text.replace("E2,2025-01-02,a,yes,2,x", "E2,2025-01-02,a,yes").encode())
+    assert_problem(problems(short, scenario), short, 3, "row", "has 4 fields; the header has 6")
+
+
+@pytest.mark.parametrize("tail", ["", "\n", "\r\n", "\r", "\n\n\n", "\r\n\r\n", "\r\r"])
+def test_header_only(write_file, scenario, tail):
+    log = fc.load_evidence(write_file("header.csv", (SHORT_HEADER + tail).encode()), scenario)
+    assert len(log) == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"\r", b"\r\n\r\n"])
+def test_empty_file_any_line_ends(write_file, scenario, content):
+    path = write_file("empty.csv", content)
+    assert_problem(problems(path, scenario), path, 1, "header", "missing")
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_last_line_without_line_end(write_file, scenario, end):
+    text = end.join([SHORT_HEADER, *short_rows(3)])
+    log = fc.load_evidence(write_file("noeol.csv", text.encode()), scenario)
+    assert list(log.frame["line"]) == [2, 3, 4]
+    path = write_file("noeol-bad.csv", end.join([SHORT_HEADER, *short_rows(3, bad_lr=(3,))]).encode())
+    assert_problem(problems(path, scenario), path, 4, "lr")
+    path = write_file("noeol-long.csv", end.join([SHORT_HEADER, *short_rows(3, long=(3,))]).encode())
+    assert_problem(problems(path, scenario), path, 4, "row", "has 7 fields; the header has 6")
+
+
+def test_nul_byte_line_with_carriage_returns(write_file, scenario):
+    path = write_file("nul.csv", ("\r".join([SHORT_HEADER, *short_rows(2)]) + "\r").encode() + b"E3\x00\r")
+    assert_problem(problems(path, scenario), path, 4, "file", "NUL")
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_append_keeps_carriage_return_line_ends(write_file, scenario, end):
+    path = write_file("log.csv", end.join([SHORT_HEADER, *short_rows(2)]).encode())
+    fc.append_entry(path, {"id": "E9", "date": "2025-01-03", "event": "a", "favours": "yes", "lr": "2", "summary": "n"}, scenario)
+    assert path.read_bytes().endswith(f"{end}E9,2025-01-03,a,yes,2,n{end}".encode())
+    assert list(fc.load_evidence(path, scenario).frame["line"]) == [2, 3, 4]
+
+
+def test_very_long_fields_are_read_row_by_row_too(write_evidence, scenario):
+    # the row-by-row reading (quoted line breaks, short rows) once stopped at csv's 128 KiB field limit
+    import csv
+
+    limit = csv.field_size_limit()
+    long = "x" * 200_000
+    path = write_evidence(f'{SHORT_HEADER}\nE1,2025-01-02,a,yes,2,"{long}\nmore"\nE2,2025-01-02,a,yes,0,x\n')
+    assert_problem(problems(path, scenario), path, 4, "lr", "not a likelihood ratio")
+    short = write_evidence(f'{SHORT_HEADER}\nE1,2025-01-02,a,yes,2,"{long}"\nE2,2025-01-02,a,yes\n', name="short.csv")
+    assert_problem(problems(short, scenario), short, 3, "row", "has 4 fields; the header has 6")
+    assert csv.field_size_limit() == limit

@@ -93,6 +93,23 @@ def test_normal_fixed_agrees_with_the_exact_update(seed, tmp_path):
     assert mcmc.convergence_warning is None
 
 
+def test_three_outcomes_agree_with_the_exact_update(tmp_path):
+    """Log-ratio states: signals for a middle and for the last outcome, drift, a zero-spread branch."""
+    data = {"id": "m", "title": "three outcomes", "settings": {"start": "2025-01-01", "drift_per_day": 0.01, "seed": 3},
+            "events": [{"id": "a", "question": "A?", "prior": {"p": 0.4, "sd": 0.8}},
+                       {"id": "c", "question": "Which?", "outcomes": ["x", "y", "z"], "parents": ["a"],
+                        "prior": {"a=yes": {"probs": {"x": 0.5, "y": 0.3, "z": 0.2}, "sd": 0.8},
+                                  "a=no": {"probs": {"x": 0.2, "y": 0.3, "z": 0.5}, "sd": 0.0}}}]}
+    rows = [{"id": "E1", "date": "2025-01-05", "event": "c", "favours": "y", "lr": 3, "summary": "s"},
+            {"id": "E2", "date": "2025-01-09", "event": "c", "favours": "z", "lr": 2, "lr_sd": 0.5, "summary": "s"},
+            {"id": "E3", "date": "2025-01-12", "event": "c", "given": "a=yes", "favours": "x", "lr": 4, "summary": "s"},
+            {"id": "E4", "date": "2025-01-12", "event": "a", "kind": "observation", "probability": 0.6, "summary": "o"}]
+    scenario, log = load(data, rows, tmp_path)
+    exact = fc.exact_update(scenario, log, "2025-01-20")
+    mcmc = fm.fit_forecast(scenario, log, "2025-01-20", seed=2, draws=1500, tune=600)
+    print(f"three outcomes: largest gap {compare(mcmc, exact):.4f}")
+
+
 def test_resolved_and_point_prior_branches_are_deterministic(tmp_path):
     data = two_event_scenario()
     data["events"][0]["resolution"] = {"outcome": "no", "date": "2025-01-20"}
@@ -320,22 +337,36 @@ def test_hazard_needs_a_deadline_and_two_outcomes():
 # --------------------------------------------------------------------------- calibration
 
 
-@pytest.mark.slow
-def test_simulation_based_calibration(tmp_path):
-    """SBC: simulate a state and evidence from the model, fit, rank the truth among draws.
-
-    ``FORECAST_SBC_SEED`` changes the simulations (default 2026).
-    """
+def rank_uniformity(ranks: dict[str, list[int]], n_keep: int, bins: int = 10) -> dict[str, float]:
+    """Chi-square p-value of each quantity's ranks (0..n_keep) in ``bins`` equal bins; prints the counts."""
     from scipy import stats
 
-    n_sims, n_keep, bins = 100, 99, 10
-    ranks = {"a": [], "b|a=yes": []}
+    out = {}
+    for name, r in ranks.items():
+        counts = np.bincount(np.array(r) * bins // (n_keep + 1), minlength=bins)
+        out[name] = float(stats.chisquare(counts).pvalue)
+        print(f"SBC {name}: {len(r)} simulations, rank counts in {bins} bins {counts.tolist()}, "
+              f"chi-square p = {out[name]:.3f}")
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("likelihood", ["normal", "student"])
+def test_simulation_based_calibration(likelihood, tmp_path):
+    """SBC: simulate a state and evidence from the model, fit, rank the truth among the draws.
+
+    Normal: claimed ratios are covariates and the true shift is the claim plus A1 error.
+    Student: the evidence scale, each true log ratio and then its claim (Student-t error)
+    are simulated too. ``FORECAST_SBC_SEED`` changes the simulations (default 2026).
+    """
+    n_sims, n_keep = (100, 99) if likelihood == "normal" else (60, 99)
+    ranks: dict[str, list[int]] = {"a": [], "b|a=yes": []} | ({"evidence_scale": []} if likelihood == "student" else {})
     rng = np.random.default_rng(int(os.environ.get("FORECAST_SBC_SEED", "2026")))
     data = two_event_scenario()
     data["settings"]["drift_per_day"] = 0.02
     scenario = fc.scenario_from_dict(data)
     for sim in range(n_sims):
-        truth, rows = {}, []
+        truth, rows = {"evidence_scale": float(np.exp(0.5 * rng.standard_normal()))}, []
         for name, branch, given in (("a", scenario.branches[0], ""), ("b|a=yes", scenario.branches[1], "a=yes")):
             prior = scenario.event(branch.event).priors[branch.given]
             x = prior.mean[0] + np.sqrt(prior.cov[0, 0]) * rng.standard_normal()
@@ -350,22 +381,26 @@ def test_simulation_based_calibration(tmp_path):
                     rows.append({"id": f"{name}{j}", "date": date, "event": branch.event, "given": given,
                                  "kind": "observation", "probability": float(1 / (1 + np.exp(-y))), "prob_sd": 0.5,
                                  "summary": "o"})
-                else:  # a claimed ratio (a covariate); the true shift is the claim plus A1 error (tau 0.25)
+                    continue
+                if likelihood == "normal":  # the claim is a covariate; the true shift is claim + N(0, 0.25^2)
                     claim = rng.normal(0.0, 1.0)
                     x += claim + 0.25 * rng.standard_normal()
-                    rows.append({"id": f"{name}{j}", "date": date, "event": branch.event, "given": given,
-                                 "favours": "yes" if claim > 0 else "no", "lr": float(np.exp(abs(claim))),
-                                 "lr_sd": 0.25, "reliability": "A", "credibility": "1", "summary": "s"})
+                else:  # true log ratio from the population, the claim from it with Student-t error
+                    true = truth["evidence_scale"] * rng.standard_normal()
+                    claim = true + 0.25 * rng.standard_t(fm.NU)
+                    x += true
+                rows.append({"id": f"{name}{j}", "date": date, "event": branch.event, "given": given,
+                             "favours": "yes" if claim > 0 else "no", "lr": float(np.exp(abs(claim))),
+                             "lr_sd": 0.25, "reliability": "A", "credibility": "1", "summary": "s"})
             x += np.sqrt(0.02 * (40 - day)) * rng.standard_normal()
             truth[name] = x
         sc, log = load(data, rows, tmp_path)
-        result = fm.fit_forecast(sc, log, "2025-02-10", seed=sim, draws=500, tune=500, chains=2)
-        state = result.idata["posterior"]["state"].isel(date=-1).values.reshape(-1, 3)
-        keep = np.linspace(0, len(state) - 1, n_keep).round().astype(int)
-        for name, comp in (("a", 0), ("b|a=yes", 1)):
-            ranks[name].append(int((state[keep, comp] < truth[name]).sum()))
-    for name, r in ranks.items():
-        counts = np.bincount(np.array(r) * bins // (n_keep + 1), minlength=bins)
-        p = stats.chisquare(counts).pvalue
-        print(f"SBC {name}: {n_sims} simulations, rank counts in {bins} bins {counts.tolist()}, chi-square p = {p:.3f}")
-        assert p > 0.001
+        result = fm.fit_forecast(sc, log, "2025-02-10", likelihood=likelihood, seed=sim, draws=500, tune=500)
+        post = result.idata["posterior"]
+        draws = {"a": post["state"].isel(date=-1, component=0), "b|a=yes": post["state"].isel(date=-1, component=1)}
+        if likelihood == "student":
+            draws["evidence_scale"] = post["evidence_scale"]
+        keep = np.linspace(0, 999, n_keep).round().astype(int)
+        for name, values in draws.items():
+            ranks[name].append(int((values.values.reshape(-1)[keep] < truth[name]).sum()))
+    assert min(rank_uniformity(ranks, n_keep).values()) > 0.001

@@ -8,12 +8,12 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import evidence_csv, scenario_yaml
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from randomized import START, random_case
 
 import forecast as fc
-from conftest import evidence_csv, scenario_yaml
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -73,7 +73,7 @@ def test_several_outcomes_sum_to_one(load, seed, outcomes, n):
     rng = random.Random(seed)
     names = [f"o{k}" for k in range(outcomes)]
     raw = [rng.uniform(0.05, 1.0) for _ in names]
-    probs = {o: round(v / sum(raw), 6) for o, v in zip(names, raw)}
+    probs = {o: round(v / sum(raw), 6) for o, v in zip(names, raw, strict=True)}
     probs[names[-1]] = round(1.0 - sum(list(probs.values())[:-1]), 6)
     scenario = {"id": "t", "title": "t", "settings": {"start": START, "draws": 200},
                 "events": [{"id": "a", "question": "a?", "outcomes": names,

@@ -23,7 +23,7 @@ def test_public_name_imports_and_is_documented(name):
     if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj):
         doc = inspect.getdoc(obj)
         assert doc and len(doc.strip()) > 10, f"{name} has no docstring"
-        assert obj.__doc__ is not None and obj.__doc__ is not getattr(object, "__doc__"), name
+        assert obj.__doc__ is not None and obj.__doc__ is not object.__doc__, name
         assert not obj.__doc__.startswith(f"{obj.__name__}("), f"{name}: only the dataclass's generated signature"
     if inspect.isclass(obj):
         for attr, member in vars(obj).items():

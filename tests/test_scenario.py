@@ -368,7 +368,7 @@ events:
 
 def test_alias_bomb_is_bounded(write_scenario):
     rows = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         rows.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
     path = write_scenario("\n".join(rows) + "\n")
     t0 = time.perf_counter()
@@ -577,3 +577,24 @@ def test_resolutions_file_columns(write_scenario, write_file):
     lines = str(info.value).splitlines()
     assert_problem(lines, path, 1, "outcome", "required column is missing")
     assert_problem(lines, path, 1, "outcom", "did you mean 'outcome'")
+
+
+# ----------------------------------------------------------------------------- valid inputs accepted
+
+
+@pytest.mark.parametrize("content", [
+    b"\xef\xbb\xbfid: t\r\ntitle: T\r\nevents:\r\n  - {id: a, question: A., prior: {p: 0.3}}\r\n",
+    b"id: t\ntitle: T\nevents:\n  - id: a\n    question: A.\n    prior: {p: .3, sd: 1}\n",
+    b"id: t\ntitle: T\nsettings: null\nevents:\n  - {id: a, question: A., parents: [], prior: {p: 0.3}, deadline: 2025-04-30T00:00:00}\n",
+    b"id: t\ntitle: T\nevents:\n  - {id: a, question: A., prior: {p: 0.3}}\n  - id: b\n    question: B.\n    parents: [a]\n"
+    b"    prior:\n      a=yes: &pr {p: 0.3, sd: 0.5}\n      a=no: *pr\n",
+    "id: t\ntitle: Cessez-le-feu — été 2025\nevents:\n  - {id: a, question: \"Accepte-t-il ? Oui.\", prior: {p: 0.3}}\n".encode(),
+])
+def test_valid_variants_are_accepted(write_file, content):
+    s = fc.load_scenario(write_file("ok.yaml", content))
+    assert s.events[0].id == "a"
+
+
+def test_multiple_documents_are_refused(write_scenario):
+    path = write_scenario("id: t\ntitle: T\nevents:\n  - {id: a, question: A., prior: {p: 0.3}}\n---\nid: u\n")
+    assert_problem(problems(path), path, 5, "yaml", "not valid YAML")

@@ -11,9 +11,9 @@ import copy
 import math
 
 import pytest
+from conftest import SMALL
 
 import forecast as fc
-from conftest import SMALL
 
 
 def sig(x: float) -> float:
@@ -139,7 +139,7 @@ def test_signal_for_the_first_outcome_with_a1_and_default_lr_sd(run):
     result = run(scenario(root(p=0.3, sd=0)), rows)
     m, S = state(result)
     assert m == pytest.approx(logit(0.3) + math.log(3), abs=1e-12)
-    assert S == pytest.approx(0.25**2, abs=1e-12)  # A1: w = 1, lr_sd = 0.25
+    assert pytest.approx(0.25**2, abs=1e-12) == S  # A1: w = 1, lr_sd = 0.25
 
 
 def test_signal_for_the_other_outcome_with_b2_weight(run):
@@ -148,7 +148,7 @@ def test_signal_for_the_other_outcome_with_b2_weight(run):
     m0, _ = state(run(scenario(root(p=0.3, sd=0.5)), as_of="2025-01-02"))
     m, S = state(result)
     assert m == pytest.approx(m0 - 0.81 * math.log(3), abs=1e-12)
-    assert S == pytest.approx(0.25 + (0.81 * 0.45) ** 2, abs=1e-12)  # B2: w = 0.9 * 0.9, lr_sd = 0.45
+    assert pytest.approx(0.25 + (0.81 * 0.45) ** 2, abs=1e-12) == S  # B2: w = 0.9 * 0.9, lr_sd = 0.45
 
 
 def test_point_prior_and_exact_signal_give_sigmoid_arithmetic(run):
@@ -164,7 +164,7 @@ def test_ungraded_entry_is_f6(run):
     rows = [entry(1, "2025-01-02", lr="5", lr_sd="", reliability="", credibility="")]
     m, S = state(run(scenario(root(p=0.5, sd=0)), rows))
     assert m == pytest.approx(0.36 * math.log(5), abs=1e-12)
-    assert S == pytest.approx((0.36 * 0.85) ** 2, abs=1e-12)
+    assert pytest.approx((0.36 * 0.85) ** 2, abs=1e-12) == S
 
 
 @pytest.mark.parametrize(("word", "lr"), [("negligible", 1.0), ("weak", 2.0), ("moderate", 4.0),
@@ -180,7 +180,7 @@ def test_grading_and_verbal_overrides_from_the_settings(run):
             entry(2, "2025-01-03", lr="huge")]
     m, S = state(run(data, rows))
     assert m == pytest.approx(0.7 * math.log(1.5) + math.log(50), abs=1e-12)
-    assert S == pytest.approx((0.7 * 0.3) ** 2, abs=1e-12)
+    assert pytest.approx((0.7 * 0.3) ** 2, abs=1e-12) == S
 
 
 def test_lr_of_one_with_no_spread_changes_nothing(run):
@@ -200,7 +200,7 @@ def test_observation_is_a_kalman_step(run):
     m, S = state(run(data, [obs(1, "2025-01-04", 0.55, prob_sd="0.4")]))
     K = S0 / (S0 + 0.16)
     assert m == pytest.approx(m0 + K * (logit(0.55) - m0), abs=1e-12)
-    assert S == pytest.approx((1 - K) * S0, abs=1e-12)
+    assert pytest.approx((1 - K) * S0, abs=1e-12) == S
 
 
 def test_observation_default_noise_is_half(run):
@@ -208,7 +208,7 @@ def test_observation_default_noise_is_half(run):
     m, S = state(run(data, [obs(1, "2025-01-04", 0.8, prob_sd="")]))
     K = 1.0 / (1.0 + 0.25)
     assert m == pytest.approx(K * logit(0.8), abs=1e-9)
-    assert S == pytest.approx(1.0 - K, abs=1e-12)
+    assert pytest.approx(1.0 - K, abs=1e-12) == S
 
 
 def test_observation_grade_is_not_a_weight(run):
@@ -477,3 +477,55 @@ def test_numeric_and_boolean_looking_outcome_names(run):
     assert list(result.branches["outcome"][:4]) == ["1", "2", "true", "false"]
     assert first(result).probability == pytest.approx(sig(logit(0.3) - math.log(2)), abs=1e-12)
     assert first(result, "b", "a=1").probability == pytest.approx(sig(logit(0.3) - math.log(3)), abs=1e-12)
+
+
+@pytest.mark.parametrize(("level", "shown"), [(0.9, "90% intervals"), (0.57, "57% intervals"), (0.955, "95.5% intervals")])
+def test_text_summary(run, level, shown):
+    result = run(scenario(root(p=0.3, sd=0.5), interval=level), [entry(1, "2025-01-02")])
+    text = result.text
+    assert text.splitlines()[0] == "t"
+    assert "as of 2025-01-02" in text and shown in text and "1 evidence entries" in text
+    assert "P(a=yes)" in text and "Most likely paths:" in text
+
+
+# ----------------------------------------------------------------------------- deadline hazard (opt-in)
+
+
+def hazard_event(p=0.6, sd=0.0):
+    return {"id": "a", "question": "a?", "deadline": "2025-01-11", "hazard": "constant", "prior": {"p": p, "sd": sd}}
+
+
+@pytest.mark.parametrize(("as_of", "r"), [("2025-01-01", 1.0), ("2025-01-06", 0.5), ("2025-01-09", 0.2), ("2025-01-11", 0.0), ("2025-01-20", 0.0)])
+def test_constant_hazard_reads_the_rest_of_the_window(run, as_of, r):
+    # data/README.md: p = sigmoid(x) is about the whole window of L = 10 days; t days in,
+    # P(by deadline | not yet) = 1 - (1 - p)^r with r = (L - t) / L
+    row = first(run(scenario(hazard_event(0.6)), as_of=as_of))
+    assert row.probability == pytest.approx(1 - 0.4**r, abs=1e-9)
+    assert row.lower == pytest.approx(1 - 0.4**r, abs=1e-9) and row.upper == pytest.approx(1 - 0.4**r, abs=1e-9)
+
+
+def test_constant_hazard_half_way_example_from_the_readme(run):
+    assert first(run(scenario(hazard_event(0.6)), as_of="2025-01-06")).probability == pytest.approx(0.37, abs=0.005)
+
+
+def test_constant_hazard_with_a_spread_and_evidence(run):
+    from scipy import integrate, stats
+
+    result = run(scenario(hazard_event(0.3, 1.0)), [entry(1, "2025-01-03", lr="3", lr_sd="0.5")], as_of="2025-01-07")
+    m, S = state(result)
+    r = 0.4
+    f = lambda z: (1 - (1 - sig(m + math.sqrt(S) * z)) ** r) * stats.norm.pdf(z)  # noqa: E731
+    mean = integrate.quad(f, -12, 12, epsabs=1e-12)[0]
+    row = first(result)
+    assert row.probability == pytest.approx(mean, abs=1e-6)
+    z = 1.6448536269514722
+    assert row.lower == pytest.approx(1 - (1 - sig(m - z * math.sqrt(S))) ** r, abs=1e-9)
+    assert row.upper == pytest.approx(1 - (1 - sig(m + z * math.sqrt(S))) ** r, abs=1e-9)
+    second = result.branches.iloc[1]
+    assert second.probability == pytest.approx(1 - mean, abs=1e-6)
+
+
+def test_without_hazard_the_deadline_changes_nothing(run):
+    event = {**hazard_event(0.6), "hazard": None}
+    event.pop("hazard")
+    assert first(run(scenario(event), as_of="2025-01-09")).probability == pytest.approx(0.6, abs=1e-12)
