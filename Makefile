@@ -26,6 +26,7 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest --doctest-modules forecast -p no:cacheprovider -q
 	$(BIN)/python -m pytest $(NBVAL) notebooks -p no:cacheprovider
 
 test-fast: $(STAMP)
