@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["ForecastError", "InputError", "Problem", "Problems", "nearest"]
 
@@ -80,6 +81,21 @@ class Problems:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def read_bytes(self, path: str | Path, what: str) -> bytes:
+        """The file's bytes; a missing, unreadable or directory path raises at once.
+
+        ``what`` names the file in the message (e.g. ``"an evidence log"``).
+        """
+        try:
+            return Path(path).read_bytes()
+        except FileNotFoundError:
+            self.add(1, "file", "no such file")
+        except IsADirectoryError:
+            self.add(1, "file", f"is a directory, not {what}")
+        except OSError as exc:
+            self.add(1, "file", f"cannot be read: {exc.strerror}")
+        raise InputError(self.items)
 
     def raise_if_any(self) -> None:
         """Raise :class:`InputError` listing every recorded problem, if any."""

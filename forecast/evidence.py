@@ -150,17 +150,7 @@ def load_evidence(path: str | Path, scenario: Scenario) -> EvidenceLog:
     # it does: it starts now, and its frame is used if the file did not change meanwhile
     parsing = _Background(_read_strings, path) if before is not None else None
     try:
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            found.add(1, "file", "no such file")
-            found.raise_if_any()
-        except IsADirectoryError:
-            found.add(1, "file", "is a directory, not an evidence log")
-            found.raise_if_any()
-        except OSError as exc:
-            found.add(1, "file", f"cannot be read: {exc.strerror}")
-            found.raise_if_any()
+        data = found.read_bytes(path, "an evidence log")
         if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
             parsing.wait()
             parsing = None  # changed while read: parse what was read

@@ -298,20 +298,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path_text = str(path)
     found = Problems(path_text)
+    raw = found.read_bytes(path, "a scenario file")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        found.add(1, "file", "no such file")
-        found.raise_if_any()
-    except IsADirectoryError:
-        found.add(1, "file", "is a directory, not a scenario file")
-        found.raise_if_any()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
-        found.add(line, "file", "not UTF-8 text")
-        found.raise_if_any()
-    except OSError as exc:
-        found.add(1, "file", f"cannot be read: {exc.strerror}")
+        found.add(raw[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
         found.raise_if_any()
     data = load_located(text, found)
     if len(found) and not isinstance(data, Node):
