@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_problem, problem_lines
 
 import forecast as fc
 
@@ -23,18 +24,7 @@ def scenario(write_scenario):
 
 
 def problems(path, scenario) -> list[str]:
-    with pytest.raises(fc.InputError) as info:
-        fc.load_evidence(path, scenario)
-    assert isinstance(info.value, ValueError)
-    return str(info.value).splitlines()
-
-
-def assert_problem(lines: list[str], path, line: int, field: str, *words: str) -> None:
-    prefix = f"{path}:{line}: {field}: "
-    hits = [text for text in lines if text.startswith(prefix)]
-    assert hits, f"no problem starting {prefix!r} in:\n" + "\n".join(lines)
-    for word in words:
-        assert any(word in text for text in hits), f"{word!r} not in {hits}"
+    return problem_lines(fc.load_evidence, path, scenario)
 
 
 def good(i: int = 1, **fields) -> str:

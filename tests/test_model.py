@@ -242,13 +242,18 @@ def test_same_seed_gives_identical_tables(small_fit):
     assert format_table(first.branches, "csv") != format_table(other.branches, "csv")
 
 
-def test_command_line_mcmc(tmp_path, capsys):
+def _two_event_files(tmp_path) -> list[str]:
+    """A small random two-event scenario and 8-entry log on disk, as CLI options."""
     rng = random.Random(9)
     scenario_path = tmp_path / "s.yaml"
     scenario_path.write_text(scenario_yaml(two_event_scenario(rng, drift=0.01)), encoding="utf-8")
     evidence_path = tmp_path / "e.csv"
     evidence_path.write_text(evidence_csv(random_rows(rng, 8)), encoding="utf-8")
-    argv = ["table", "--scenario", str(scenario_path), "--evidence", str(evidence_path), "--method", "mcmc",
+    return ["--scenario", str(scenario_path), "--evidence", str(evidence_path)]
+
+
+def test_command_line_mcmc(tmp_path, capsys):
+    argv = ["table", *_two_event_files(tmp_path), "--method", "mcmc",
             "--draws", "200", "--tune", "200", "--format", "csv", "--as-of", "2025-02-15"]
     outputs = []
     for _ in range(2):
@@ -262,12 +267,7 @@ def test_command_line_mcmc(tmp_path, capsys):
 
 
 def test_strict_exits_non_zero_when_the_sampler_has_not_converged(tmp_path, capsys):
-    rng = random.Random(9)
-    scenario_path = tmp_path / "s.yaml"
-    scenario_path.write_text(scenario_yaml(two_event_scenario(rng, drift=0.01)), encoding="utf-8")
-    evidence_path = tmp_path / "e.csv"
-    evidence_path.write_text(evidence_csv(random_rows(rng, 8)), encoding="utf-8")
-    argv = ["table", "--scenario", str(scenario_path), "--evidence", str(evidence_path), "--method", "mcmc",
+    argv = ["table", *_two_event_files(tmp_path), "--method", "mcmc",
             "--draws", "6", "--tune", "6", "--as-of", "2025-02-15"]
     assert main(argv) == 0
     assert "warning: the sampler did not converge" in capsys.readouterr().err

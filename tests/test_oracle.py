@@ -295,6 +295,15 @@ def pgmpy_network(result: fc.Forecast):
     return network
 
 
+def assert_marginals_agree(VariableElimination, result):
+    """Every marginal equals pgmpy's variable elimination on the branch means; returns the engine."""
+    inference = VariableElimination(pgmpy_network(result))
+    for row in result.marginals.itertuples():
+        factor = inference.query([row.event], show_progress=False)
+        assert row.probability == pytest.approx(factor.get_value(**{row.event: row.outcome}), abs=1e-9)
+    return inference
+
+
 @pytest.mark.parametrize("seed", range(200, 215))
 def test_marginals_and_paths_agree_with_pgmpy(seed, tmp_path):
     VariableElimination = pgmpy_inference()
@@ -304,10 +313,7 @@ def test_marginals_and_paths_agree_with_pgmpy(seed, tmp_path):
     result = fc.exact_update(loaded, fc.load_evidence(e, loaded), as_of)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inference = VariableElimination(pgmpy_network(result))
-        for row in result.marginals.itertuples():
-            factor = inference.query([row.event], show_progress=False)
-            assert row.probability == pytest.approx(factor.get_value(**{row.event: row.outcome}), abs=1e-9)
+        inference = assert_marginals_agree(VariableElimination, result)
         ids = [ev.id for ev in loaded.events]
         joint = inference.query(ids, joint=True, show_progress=False)
         for row in result.paths.itertuples():
@@ -334,10 +340,7 @@ def test_three_outcome_marginals_agree_with_pgmpy(make_inputs):
     result = fc.exact_update(scenario, log)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inference = VariableElimination(pgmpy_network(result))
-        for row in result.marginals.itertuples():
-            factor = inference.query([row.event], show_progress=False)
-            assert row.probability == pytest.approx(factor.get_value(**{row.event: row.outcome}), abs=1e-9)
+        assert_marginals_agree(VariableElimination, result)
 
 
 # ----------------------------------------------------------------------------- several outcomes

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import assert_problem, problem_lines
 from scipy import special, stats
 
 import forecast as fc
@@ -18,18 +19,7 @@ from forecast import belief
 
 
 def problems(path) -> list[str]:
-    with pytest.raises(fc.InputError) as info:
-        fc.load_scenario(path)
-    assert isinstance(info.value, ValueError)
-    return str(info.value).splitlines()
-
-
-def assert_problem(lines: list[str], path, line: int, field: str, *words: str) -> None:
-    prefix = f"{path}:{line}: {field}: "
-    hits = [text for text in lines if text.startswith(prefix)]
-    assert hits, f"no problem starting {prefix!r} in:\n" + "\n".join(lines)
-    for word in words:
-        assert any(word in text for text in hits), f"{word!r} not in {hits}"
+    return problem_lines(fc.load_scenario, path)
 
 
 HEAD = "id: t\ntitle: T\nsettings:\n  start: 2025-01-01\nevents:\n"
