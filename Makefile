@@ -1,28 +1,65 @@
 # Two commands set everything up on a fresh machine:
-#   make report   create .venv, install, write the default forecast's report to reports/
+#   make report   create .venv, install, write the default forecast's report to reports/latest/
 #   make test     create or update .venv, run the whole suite (unit, property, CLI, notebooks)
+# The environment is installed from requirements/lock.txt (exact versions and hashes, Python
+# 3.12 on Linux x86_64); pyproject.toml keeps the bounds for library users.
+#   make lock          re-resolve the lock after a change to pyproject.toml (keeps other pins)
+#   make lock-upgrade  re-resolve every pin to the newest versions pyproject.toml allows
+#   make check-fresh   clone HEAD into a temporary folder, install from the lock, run make test
+# Installs use uv (put into .venv by pip); `make venv INSTALLER=pip` uses pip alone.
 
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+INSTALLER ?= uv
+UV := $(BIN)/uv
+UV_SPEC := uv>=0.8,<1
+# What the lock is resolved for (the extras: those in it, recursively; `test` comes with `dev`).
+LOCK_ARGS := pyproject.toml --extra dev --python-version 3.12 --python-platform x86_64-unknown-linux-gnu \
+	--generate-hashes --output-file $(LOCK)
 # Python >= 3.12: python3.12 if on PATH, else pyenv's 3.12 (named by .python-version), else python3.
 PYTHON ?= $(shell command -v python3.12 2>/dev/null || (command -v pyenv >/dev/null 2>&1 && echo "$$(pyenv prefix 3.12 2>/dev/null)/bin/python3") || command -v python3)
+CHECK_FRESH_TARGETS ?= test
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv report test test-fast notebooks lint bench clean
+.PHONY: venv lock lock-upgrade check-fresh report test test-fast notebooks lint bench clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"Python >= 3.12 needed, {sys.executable} is {sys.version.split()[0]}"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet '$(UV_SPEC)'
+
+ifeq ($(INSTALLER),pip)
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+else
+$(STAMP): pyproject.toml $(LOCK) | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+endif
+
+lock: | $(UV)
+	$(UV) pip compile --quiet $(LOCK_ARGS)
+
+lock-upgrade: | $(UV)
+	$(UV) pip compile --quiet --upgrade $(LOCK_ARGS)
+
+# CHECK_FRESH_TARGETS=test-fast for a quicker look; the script's header lists its options.
+check-fresh:
+	bash .ci/check-fresh $(CHECK_FRESH_TARGETS)
 
 report: $(STAMP)
-	$(BIN)/forecast report --out reports
+	$(BIN)/forecast report --out reports/latest
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider

@@ -13,7 +13,9 @@ from .evidence import EvidenceLog, append_entry, load_evidence
 from .report import read_table, write_report
 from .scenario import Branch, Event, Prior, Resolution, Scenario, Settings, load_scenario, scenario_from_dict
 from .snapshot import SnapshotDiff, diff_snapshots, load_snapshot
-from .tables import VIEWS, Forecast, exact_update, format_table
+from .attribution import contribution_steps
+from .design import Design, compile_design
+from .tables import VIEWS, ExactForecast, Forecast, McmcForecast, exact_update, format_table, make_forecast
 from .update import BeliefHistory, run_filter
 
 __version__ = "0.1.0"
@@ -21,11 +23,14 @@ __version__ = "0.1.0"
 __all__ = [
     "BeliefHistory",
     "Branch",
+    "Design",
     "Event",
     "EvidenceLog",
+    "ExactForecast",
     "Forecast",
     "ForecastError",
     "InputError",
+    "McmcForecast",
     "Prior",
     "Problem",
     "Resolution",
@@ -34,6 +39,8 @@ __all__ = [
     "SnapshotDiff",
     "VIEWS",
     "append_entry",
+    "compile_design",
+    "contribution_steps",
     "default_paths",
     "diff_snapshots",
     "exact_update",
@@ -42,6 +49,7 @@ __all__ = [
     "load_evidence",
     "load_scenario",
     "load_snapshot",
+    "make_forecast",
     "read_table",
     "run_filter",
     "scenario_from_dict",

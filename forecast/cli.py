@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -35,10 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--method", choices=("exact", "mcmc"), default="exact", help="exact update or the PyMC model")
         p.add_argument("--likelihood", choices=("normal", "student"), default="normal", help="mcmc: evidence error")
         p.add_argument("--reliability", choices=("fixed", "learned"), default="fixed", help="mcmc: source weights")
-        p.add_argument("--draws", type=_positive, default=1000, metavar="N", help="mcmc: draws per chain")
-        p.add_argument("--tune", type=_positive, default=1000, metavar="N", help="mcmc: tuning steps per chain")
-        p.add_argument("--chains", type=_positive, default=2, metavar="N", help="mcmc: chains")
-        p.add_argument("--seed", type=int, default=None, metavar="N", help="random seed (default: the scenario's)")
+        # checked by _option_problems (as the scenario's settings are), not by argparse: bad values
+        # are reported as PATH:LINE: field: message with the files' problems, exit 1
+        p.add_argument("--draws", default=1000, metavar="N", help="mcmc: draws per chain")
+        p.add_argument("--tune", default=1000, metavar="N", help="mcmc: tuning steps per chain")
+        p.add_argument("--chains", default=2, metavar="N", help="mcmc: chains")
+        p.add_argument("--seed", default=None, metavar="N", help="random seed (default: the scenario's)")
         p.add_argument("--strict", action="store_true", help="mcmc: exit 1 on divergences or R-hat > 1.01")
 
     p = sub.add_parser("validate", help="check a scenario and evidence log; list every problem")
@@ -68,30 +71,82 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
-    return value
+#: Options that override a setting, with the least whole number each takes (seed as in the file).
+WHOLE_OPTIONS = {"seed": 0, "draws": 1, "tune": 1, "chains": 1}
+COMMAND_LINE = "<command line>"
+
+
+def _option_problems(args: argparse.Namespace) -> list:
+    """Check the options that override settings, by the rule the scenario file's settings follow.
+
+    Good values replace their text in ``args``; each bad one is a problem of ``<command line>``.
+    """
+    from .errors import Problem, whole_number_problem
+
+    problems = []
+    for name, low in WHOLE_OPTIONS.items():
+        text = getattr(args, name, None)
+        if not isinstance(text, str):  # absent, or the default
+            continue
+        value: object = text
+        if re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+            try:
+                value = int(text)
+            except ValueError:  # more digits than int() reads
+                pass
+        problem = whole_number_problem(value, low)
+        if problem:
+            problems.append(Problem(COMMAND_LINE, 1, f"--{name}", problem))
+        else:
+            setattr(args, name, value)
+    return problems
 
 
 def _load(args: argparse.Namespace):
+    """Read and check the scenario, the evidence log and any resolutions; report every problem at once.
+
+    A scenario with errors does not stop the log's own checks (header, rows, dates, numbers,
+    grades ...); only the checks that need the scenario are skipped, and one line says so.
+    """
     from .bundled import default_paths
     from .errors import InputError, Problem
     from .evidence import load_evidence
     from .scenario import load_scenario
 
+    problems = _option_problems(args)
     default_scenario, default_evidence = default_paths()
     if args.scenario and not args.evidence:
-        raise InputError([Problem(args.scenario, 1, "--evidence", "give the evidence log that goes with this scenario")])
-    scenario = load_scenario(args.scenario or default_scenario)
-    evidence_path = args.evidence or default_evidence
-    evidence = load_evidence(evidence_path, scenario)
-    if getattr(args, "resolutions", None):
+        raise InputError([*problems, Problem(args.scenario, 1, "--evidence", "give the evidence log that goes with this scenario")])
+    if args.evidence and not args.scenario:
+        raise InputError([*problems, Problem(args.evidence, 1, "--scenario", "give the scenario this evidence log goes with "
+                                             "(without --scenario the bundled example is used, and its own log)")])
+    scenario_path, evidence_path = args.scenario or default_scenario, args.evidence or default_evidence
+    scenario = evidence = None
+    try:
+        scenario = load_scenario(scenario_path)
+    except InputError as exc:
+        problems.extend(exc.problems)
+    unreadable = False
+    try:
+        evidence = load_evidence(evidence_path, scenario)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        unreadable = any(p.field == "file" for p in exc.problems)  # then nothing was checked, nor skipped
+    if scenario is None:
+        if not unreadable:
+            problems.append(Problem(str(evidence_path), 1, "event",
+                                    "event-level checks skipped (event, given, favours, start date) because the "
+                                    "scenario has errors; verbal strengths checked against the default table"))
+    elif getattr(args, "resolutions", None):
         from .scenario import apply_resolutions
 
-        scenario = apply_resolutions(scenario, args.resolutions)
-    paths = [Path(args.scenario or default_scenario), Path(evidence_path)]
+        try:
+            scenario = apply_resolutions(scenario, args.resolutions)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    paths = [Path(scenario_path), Path(evidence_path)]
     if getattr(args, "resolutions", None):
         paths.append(Path(args.resolutions))  # hashed into a report's manifest, never overwritten
     return scenario, evidence, paths
@@ -184,12 +239,12 @@ def _run(args: argparse.Namespace) -> int:
         from .evidence import append_entry
 
         if not args.evidence:
-            raise InputError([Problem("<command line>", 1, "--evidence", "name the log to append to; the bundled log is read-only")])
+            raise InputError([Problem(COMMAND_LINE, 1, "--evidence", "name the log to append to; the bundled log is read-only")])
         scenario, _, _ = _load(args)
         entry = {}
         for item in args.fields:
             if "=" not in item:
-                raise InputError([Problem("<command line>", 1, item, "expected COLUMN=VALUE")])
+                raise InputError([Problem(COMMAND_LINE, 1, item, "expected COLUMN=VALUE")])
             key, value = item.split("=", 1)
             entry[key.strip()] = value
         log = append_entry(args.evidence, entry, scenario)

@@ -9,15 +9,33 @@ command line promises.
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ForecastError", "InputError", "Problem", "Problems", "nearest"]
+__all__ = ["ForecastError", "InputError", "LookupForecastError", "Problem", "Problems", "nearest",
+           "whole_number_problem"]
 
 
 class ForecastError(ValueError):
-    """Base class of every error the package raises on purpose."""
+    """Base class of every error the package raises on purpose (bad input or a bad call)."""
+
+
+class LookupForecastError(ForecastError, KeyError):
+    """An unknown id (event, branch, evidence entry): a :class:`ForecastError` and a ``KeyError``.
+
+    The message names the unknown id and, where there is one, the nearest valid id.
+    ``str()`` is the message itself, not ``KeyError``'s quoted form.
+
+    Examples
+    --------
+    >>> str(LookupForecastError("no event 'x'"))
+    "no event 'x'"
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
 
 @dataclass(frozen=True)
@@ -49,8 +67,11 @@ class InputError(ForecastError):
     """Raised when an input has one or more problems; ``str()`` lists them all."""
 
     def __init__(self, problems: Iterable[Problem]):
+        problems = list(problems)
+        # file by file, in the order the files were read (the scenario before its log), then by line
+        order = {path: i for i, path in reversed(list(enumerate(p.path for p in problems)))}
         self.problems: list[Problem] = sorted(
-            set(problems), key=lambda p: (p.path, p.line, p.field, p.message)
+            set(problems), key=lambda p: (order[p.path], p.line, p.field, p.message)
         )
         super().__init__("\n".join(str(p) for p in self.problems))
 
@@ -101,6 +122,26 @@ class Problems:
         """Raise :class:`InputError` listing every recorded problem, if any."""
         if self.items:
             raise InputError(self.items)
+
+
+def whole_number_problem(value: object, low: int) -> str | None:
+    """What is wrong with ``value`` as a whole number ``>= low``, or None if nothing is.
+
+    One rule for a setting, whether it comes from a scenario file, a command-line option
+    (whose text is read as an integer first) or a call.
+
+    Examples
+    --------
+    >>> whole_number_problem(-1, 0)
+    '-1 must be a whole number >= 0'
+    >>> whole_number_problem("1.5", 0)
+    "'1.5' must be a whole number >= 0"
+    >>> whole_number_problem(3, 1) is None
+    True
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return None if value >= low else f"{int(value)} must be a whole number >= {low}"
+    return f"{value!r} must be a whole number >= {low}"
 
 
 def nearest(name: str, valid: Iterable[str]) -> str:

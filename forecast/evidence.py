@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, Problem, Problems, nearest
+from .errors import InputError, LookupForecastError, Problem, Problems, nearest
+from .grading import Grading
 from .scenario import Scenario, format_given, parse_given
 
 __all__ = ["COLUMNS", "EvidenceLog", "append_entry", "load_evidence"]
@@ -35,7 +36,7 @@ __all__ = ["COLUMNS", "EvidenceLog", "append_entry", "load_evidence"]
 #: Every column of the evidence log, in the order a new log is written.
 COLUMNS = (
     "id", "date", "event", "given", "kind", "favours", "lr", "lr_sd", "probability", "prob_sd",
-    "source", "reliability", "credibility", "summary", "citation", "retracts",
+    "source", "reliability", "credibility", "summary", "citation", "retracts", "story",
 )
 REQUIRED = ("id", "date", "event", "summary")
 KINDS = ("signal", "observation")
@@ -81,7 +82,7 @@ class EvidenceLog:
         """One entry by id."""
         rows = self.frame[self.frame["id"] == entry_id]
         if rows.empty:
-            raise KeyError(f"no evidence entry {entry_id!r}{nearest(entry_id, self.frame['id'])}")
+            raise LookupForecastError(f"no evidence entry {entry_id!r}{nearest(str(entry_id), self.frame['id'])}")
         return rows.iloc[0]
 
     def with_entries(self, entries: Iterable[Mapping[str, Any]], scenario: Scenario,
@@ -135,8 +136,15 @@ def _raw_frame(log: EvidenceLog) -> pd.DataFrame:
 # --------------------------------------------------------------------------- reading
 
 
-def load_evidence(path: str | Path, scenario: Scenario) -> EvidenceLog:
+def load_evidence(path: str | Path, scenario: Scenario | None) -> EvidenceLog:
     """Read and validate an evidence log against ``scenario``.
+
+    With ``scenario=None`` only the file's own structure is checked (header, rows,
+    ids, dates, kinds, numbers, grades, the form of ``given``, verbal strengths by the
+    default table): the event-level checks (event ids, ``given`` parents and outcomes,
+    ``favours`` outcomes, the scenario's start date) are skipped. The command line uses
+    it to report a log's problems when its scenario has errors of its own; such a log
+    is not meant for a forecast.
 
     Raises
     ------
@@ -436,7 +444,7 @@ def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tup
     Columns with many distinct values (or no checks) are stripped whole; the others
     once per distinct value, which also gives their codes (see :func:`_distinct`).
     """
-    if c in ("id", "summary", "source", "citation", "retracts"):
+    if c in ("id", "summary", "source", "citation", "retracts", "story"):
         return c, column.str.strip(), None
     codes, values = _distinct(column)
     stripped = values.str.strip()
@@ -447,16 +455,17 @@ def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tup
     return c, _spread(values, codes), (codes, values)
 
 
-def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: str, strip: bool = False) -> EvidenceLog:
+def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None, path: str, strip: bool = False) -> EvidenceLog:
     """Check every column of a string frame; return the typed log or raise all problems.
 
     Each check runs on a column's distinct values (or distinct pairs of values) and
     is spread back to the rows, so a problem is still reported at every line it is on.
     ``strip`` first strips the white space around every value (as read from a file).
+    Without a ``scenario`` the event-level checks are skipped (see :func:`load_evidence`).
     """
     found = Problems(path)
     lines = np.asarray(lines, dtype=int)
-    grading = scenario.settings.grading
+    grading = scenario.settings.grading if scenario is not None else Grading()
     verbal = grading.verbal_table()
 
     def report(mask: np.ndarray, column: str, message, values: pd.Series | None = None) -> None:
@@ -500,7 +509,7 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     dates = pd.Series(dates_u.to_numpy()[date_codes])
     bad_date = (date_u != "").to_numpy() & dates_u.isna().to_numpy()
     report(bad_date[date_codes], "date", lambda v: f"{v!r} is not a date YYYY-MM-DD", f["date"])
-    start = scenario.settings.start
+    start = scenario.settings.start if scenario is not None else None
     if start is not None:
         early = (dates_u < pd.Timestamp(start)).to_numpy()
         report(early[date_codes], "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
@@ -513,9 +522,10 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     signal = (kind_u == "signal").to_numpy()[kind_codes] & ~is_retraction
     observation = (kind_u == "observation").to_numpy()[kind_codes] & ~is_retraction
 
-    events = {e.id: e for e in scenario.events}
+    events = {e.id: e for e in scenario.events} if scenario is not None else {}
     event_codes, event_u = codes_of("event")
-    known_event_u = event_u.isin(list(events)).to_numpy()
+    # without a scenario every named event counts as known (only the form of given is checked)
+    known_event_u = event_u.isin(list(events)).to_numpy() if scenario is not None else (event_u != "").to_numpy()
     known_event = known_event_u[event_codes]
     report(~known_event & ~is_retraction, "event",
            lambda v: f"{v!r} is not an event of the scenario{nearest(v, events)}" if v else "required; empty here", f["event"])
@@ -536,7 +546,7 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     outcome_codes, outcome_pairs = pd.factorize(event_codes * n_favours + favours_codes)
     outcome_event = outcome_pairs // n_favours
     outcome_favours = favours_u.to_numpy()[outcome_pairs % n_favours]
-    for e in np.flatnonzero(known_event_u):
+    for e in np.flatnonzero(known_event_u) if scenario is not None else ():
         event_id = event_u.iat[e]
         outcomes = events[event_id].outcomes
         bad_pairs = np.flatnonzero((outcome_event == e) & (outcome_favours != "") & ~np.isin(outcome_favours, outcomes))
@@ -593,7 +603,8 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario, path: 
     out["reliability"] = f["reliability"] if rel_u.equals(rel_raw) else _spread(rel_u, rel_codes)
     given_codes_out = given_codes, given_u.array
     if (pair_given != "").any():
-        canonical = np.array([_canonical_given(scenario, e, g) for e, g in zip(pair_event, pair_given, strict=True)], dtype=object)
+        canonical = (np.array([_canonical_given(scenario, e, g) for e, g in zip(pair_event, pair_given, strict=True)], dtype=object)
+                     if scenario is not None else pair_given.astype(object))  # as written: the parents' order is unknown
         if (canonical != pair_given).any():
             out["given"] = pd.Series(pd.array(canonical, dtype=f["given"].dtype).take(pair_codes))
         given_codes_out = pair_codes, canonical
@@ -620,12 +631,14 @@ def _check_retractions(f: pd.DataFrame, dates: pd.Series, lines: np.ndarray, is_
             found.add(int(lines[j]), "event", f"{f['event'].iat[j]!r} differs from the retracted entry's event {f['event'].iat[i]!r}")
 
 
-def _given_problem(scenario: Scenario, event_id: str, given: str) -> str | None:
-    event = scenario.event(event_id)
+def _given_problem(scenario: Scenario | None, event_id: str, given: str) -> str | None:
     try:
         pairs = parse_given(given)
     except ValueError as exc:
         return f"{exc}; write parent=outcome;parent=outcome"
+    if scenario is None:
+        return None
+    event = scenario.event(event_id)
     for parent, outcome in pairs:
         if parent not in event.parents:
             hint = f"; its parents are {', '.join(event.parents)}" if event.parents else f"; {event_id} has no parents, leave given empty"

@@ -26,7 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .belief import expected_sigmoid
+from .attribution import contribution_steps
+from .design import compile_design
 from .scenario import format_given, parse_given
 from .tables import Forecast
 
@@ -70,8 +71,9 @@ def _percent_axis(ax: Axes, axis: str = "x") -> None:
 def _subtitle(result: Forecast) -> str:
     level = int(round(result.level * 100))
     method = result.method
-    if method == "mcmc" and result.settings.get("likelihood"):
-        method += f" ({result.settings['likelihood']} error, {result.settings.get('reliability', 'fixed')} reliability)"
+    settings = result.method_settings
+    if method == "mcmc" and settings.get("likelihood"):
+        method += f" ({settings['likelihood']} error, {settings.get('reliability', 'fixed')} reliability)"
     n = len(result.evidence.as_of(result.as_of))
     return f"as of {result.as_of} · {method} · {n} evidence entries · {level}% intervals"
 
@@ -254,12 +256,6 @@ def plot_tree(result: Forecast, min_probability: float = 0.0, ax: Axes | None = 
 # --------------------------------------------------------------------------- trajectories
 
 
-def _applies(entry_given: str, branch_given: str) -> bool:
-    """Whether an entry restricted to ``entry_given`` applies to the branch ``branch_given``."""
-    branch = dict(parse_given(branch_given))
-    return all(branch.get(p) == o for p, o in parse_given(entry_given))
-
-
 def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None, given: str | None = None,
                       ax: Axes | None = None, calendar: bool = False) -> Figure:
     """Probability of each branch's first outcome over time, with its interval band.
@@ -310,8 +306,8 @@ def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None
     if ax is not None and len(event_ids) != 1:
         raise ValueError("ax= draws one event: name it with event=")
     traj = result.trajectory
-    frame = result.evidence.frame
-    frame = frame[(frame["date"] <= pd.Timestamp(result.as_of)) & (frame["kind"] != "retraction")]
+    design = compile_design(scenario, result.evidence, result.as_of)
+    applied = design.entries
     dates = pd.DatetimeIndex(sorted(pd.to_datetime(traj["date"]).unique()))
     # x of each date: its position (evenly spaced) or its day number; the last step runs on a little
     if calendar:
@@ -343,12 +339,13 @@ def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None
             ax_.fill_between(x, lo, hi, step="post", color=colour, alpha=0.13, lw=0)
             ax_.step(x, p, where="post", color=colour, lw=1.8, label=f"if {g}" if g else event_id)
             ax_.plot(x[:-1], p[:-1], "o", color=colour, ms=3.5)
-        touches = [any(_applies(eg, g) for g in branches) for eg in frame["given"]]
-        entries = frame[(frame["event"] == event_id).to_numpy() & np.array(touches, dtype=bool)]
+        shown = [scenario.branch(event_id, g).index for g in branches]
+        touching = np.unique(np.concatenate([design.applies[b] for b in shown]))
+        entries = applied.iloc[touching]
         for date, group in entries.groupby("date", sort=True):
             x0 = x_of[pd.Timestamp(date)]
             ax_.axvline(x0, color="0.55", lw=0.7, ls=":", zorder=0)
-            ids = list(group["id"])
+            ids = list(group["entry"])
             if calendar or len(dates) > 8:
                 text = " ".join(ids) if len(ids) <= 6 else " ".join(ids[:5]) + f" +{len(ids) - 5}"
                 ax_.text(x0, 0.98, text + " ", rotation=90, fontsize=6.5, ha="right", va="top", color="0.3",
@@ -381,68 +378,6 @@ def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None
 
 
 # --------------------------------------------------------------------------- contributions
-
-
-def contribution_steps(result: Forecast, event: str, given: str = "") -> pd.DataFrame:
-    """Trace what moved one branch, step by step from its prior to its as-of probability.
-
-    One row per step: ``step`` (``prior``, an entry id, ``spread``, ``as of``),
-    ``date`` (a ``datetime.date``, empty for the prior and spread steps), ``kind``
-    (``signal`` or ``observation`` for an entry), ``summary``, ``logodds_before``/``logodds_after`` (the mean log-odds of
-    the first outcome) and ``prob_before``/``prob_after`` (its mean probability). The
-    entries' log-odds shifts add up exactly from the prior mean to the as-of mean. In
-    probability the ``spread`` step first moves the prior to the as-of spread (evidence
-    uncertainty, drift, observations); each entry's step is then taken at that spread,
-    so the steps add up exactly to the published probability.
-
-    Raises
-    ------
-    ValueError
-        For an MCMC forecast (it has no per-entry history) or an event with more than
-        two outcomes.
-
-    Examples
-    --------
-    >>> import forecast as fc
-    >>> result = fc.exact_update(*fc.load_default(), as_of="2025-04-18")
-    >>> steps = contribution_steps(result, "russia_accepts")
-    >>> list(steps["step"][:3])
-    ['prior', 'spread', 'E001']
-    """
-    if result.history is None:
-        raise ValueError(
-            f"what moved {event} is traced by the exact update; this forecast was made with method "
-            f"{result.method!r}, which keeps no per-entry history. Run the exact update "
-            "(forecast.exact_update(scenario, evidence, as_of)) for the contributions.")
-    scenario, history = result.scenario, result.history
-    ev = scenario.event(event)
-    branch = scenario.branch(event, given)
-    if ev.dim != 1:
-        raise ValueError(f"{event} has {len(ev.outcomes)} outcomes; the contributions waterfall is drawn "
-                         "for two-outcome events (log-odds of the first outcome)")
-    prior = ev.priors[branch.given]
-    m0, s0 = float(prior.mean[0]), float(prior.cov[0, 0])
-    m_end, s_end = float(history.mean[branch.index][-1, 0]), float(history.cov[branch.index][-1, 0, 0])
-    contrib = history.contributions[history.contributions["branch"] == branch.index]
-    final = result.branches
-    final = float(final[(final["event"] == event) & (final["given"] == branch.given_text)]["probability"].iloc[0])
-    summaries = result.evidence.frame.set_index("id")["summary"]
-    p_prior, p_spread = float(expected_sigmoid(m0, s0)), float(expected_sigmoid(m0, s_end))
-    rows: list[tuple[Any, ...]] = [("prior", None, "prior", "prior belief", m0, m0, p_prior, p_prior),
-            ("spread", None, "spread", "change of spread (evidence uncertainty, drift, observations)", m0, m0,
-             p_prior, p_spread)]
-    m, p = m0, p_spread
-    for c in contrib.itertuples(index=False):
-        m_new = m + float(c.shift)
-        p_new = float(expected_sigmoid(m_new, s_end))
-        rows.append((c.entry, pd.Timestamp(c.date).date(), c.kind, str(summaries.get(c.entry, "")), m, m_new, p, p_new))
-        m, p = m_new, p_new
-    if abs(p - final) > 1e-9:  # resolved by the as-of date
-        rows.append(("resolved", None, "resolution", "the event resolved", m, m, p, final))
-        p = final
-    rows.append(("as of", result.as_of, "as of", "as-of belief", m_end, m_end, p, final))
-    return pd.DataFrame(rows, columns=["step", "date", "kind", "summary", "logodds_before", "logodds_after",
-                                       "prob_before", "prob_after"])
 
 
 def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
@@ -484,8 +419,8 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
     y = -np.arange(n, dtype=float)
     labels = []
     for s in steps.itertuples(index=False):
-        if s.step in ("prior", "as of", "spread", "resolved"):
-            labels.append({"prior": "prior", "as of": f"as of {result.as_of}", "spread": "spread change",
+        if s.step in ("prior", "as of", "deadline", "resolved"):
+            labels.append({"prior": "prior", "as of": f"as of {result.as_of}", "deadline": "deadline hazard",
                            "resolved": "resolved"}[s.step])
         else:
             labels.append(f"{s.step} {s.date:%d %b}  " + textwrap.shorten(s.summary, 52, placeholder="…"))
@@ -498,10 +433,11 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
             top = after[i]
             colour = TOTAL if total else (UP if top > base else DOWN)
             ax.barh(y[i], top - base, left=base, height=0.62, color=colour, alpha=0.9 if total else 0.85,
-                    hatch="////" if s.kind == "observation" else None, edgecolor="white", lw=0)
+                    hatch="////" if s.kind == "observation" else ("...." if s.kind == "echo" else None),
+                    edgecolor="white", lw=0)
             if unit == "prob":
                 value = f"{pct(top, 1)}%" if total else f"{100 * (top - base):+.1f} pt"
-            elif s.step in ("spread", "resolved"):
+            elif s.step == "resolved":
                 value = "(no shift)"
             else:
                 value = f"{top:+.2f}" if total else f"{top - base:+.2f}"
@@ -519,18 +455,19 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
             ax.set_xlim(0.0, hi + max(0.16 * hi, 0.04))
             ax.set_xticks([t for t in ax.get_xticks() if 0.0 <= t <= min(1.0, ax.get_xlim()[1])])
             _percent_axis(ax, "x")
-            ax.set_xlabel(f"mean probability of {first}")
+            ax.set_xlabel(f"probability of {first}")
             ax.set_title("in probability", fontsize=9, loc="left")
         else:
             ax.set_xlim(lo - pad, hi + pad)
             ax.axvline(0.0, color="0.4", lw=0.8)
-            ax.set_xlabel(f"mean log-odds of {first} (0 = even odds)")
+            ax.set_xlabel(f"log-odds of {first} (0 = even odds)")
             ax.set_title("in log-odds", fontsize=9, loc="left")
     ax_l.set_yticks(y, labels, fontsize=7.5)
     handles = [Patch(color=UP, label=f"toward {first}"), Patch(color=DOWN, label=f"away from {first}"),
                Patch(facecolor="0.75", hatch="////", edgecolor="white", label="observation (a reading)"),
+               Patch(facecolor="0.75", hatch="....", edgecolor="white", label="echo (a repeated story)"),
                Patch(color=TOTAL, label="prior / as-of belief")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7.5, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=5, fontsize=7.5, frameon=False)
     ax_l.set_ylim(y[-1] - 0.6, 0.6)
     branch = f"{event} = {first}" + (f" | {given}" if given else "")
     fig.suptitle(f"What moved P({branch}): {pct(steps['prob_after'].iloc[0], 1)}% → "

@@ -58,7 +58,7 @@ from .exports import (
     restore,
     to_latex,
 )
-from .tables import VIEWS, Forecast
+from .tables import VIEWS, ExactForecast, Forecast
 from .update import BeliefHistory, run_filter
 
 __all__ = [
@@ -113,8 +113,8 @@ def report_tables(result: Forecast) -> dict[str, pd.DataFrame]:
 
 
 def _history(result: Forecast) -> BeliefHistory:
-    if result.history is not None:
-        return result.history
+    if isinstance(result, ExactForecast):
+        return result.states
     return run_filter(result.scenario, result.evidence, result.as_of)
 
 
@@ -146,7 +146,7 @@ def _states(result: Forecast, history: BeliefHistory) -> pd.DataFrame:
     """
     rows = []
     scenario = result.scenario
-    hazard = getattr(history, "hazard", None)
+    hazard = history.hazard
     for branch in scenario.branches:
         event = scenario.event(branch.event)
         prior = event.priors[branch.given]
@@ -188,7 +188,7 @@ def _figures(result: Forecast, history: BeliefHistory) -> dict[str, bytes]:
         ("trajectories", lambda: plots.plot_trajectories(result)),
         ("marginals", lambda: plots.plot_marginals(result)),
     ]
-    if result.history is not None:
+    if isinstance(result, ExactForecast):
         applied = set(history.contributions["branch"].astype(int))
         for branch in result.scenario.branches:
             if branch.index in applied and result.scenario.event(branch.event).dim == 1:
@@ -245,7 +245,7 @@ def _settings(result: Forecast) -> dict[str, Any]:
                     "verbal": dict(sorted(s.grading.verbal.items()))},
     }
     # "progress" only says whether a progress bar was shown: not a setting of the result
-    settings["method"] = {k: _plain(v) for k, v in sorted(result.settings.items()) if k != "progress"}
+    settings["method"] = {k: _plain(v) for k, v in sorted(result.method_settings.items()) if k != "progress"}
     return settings
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import belief
 from ._yaml import Node, Seq, load_located
-from .errors import Problems, nearest
+from .errors import ForecastError, InputError, LookupForecastError, Problem, Problems, nearest, whole_number_problem
 from .grading import GRADES, Grading
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 OUTCOME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 TOP_KEYS = ("id", "title", "description", "settings", "events")
-SETTING_KEYS = ("start", "interval", "drift_per_day", "seed", "draws", "weights", "lr_sd", "verbal")
+SETTING_KEYS = ("start", "interval", "drift_per_day", "echo_correlation", "seed", "draws", "weights", "lr_sd", "verbal")
 EVENT_KEYS = ("id", "question", "outcomes", "parents", "deadline", "hazard", "prior", "resolution", "notes")
 HAZARDS = ("constant",)
 PRIOR_KEYS = ("p", "sd", "beta", "interval", "probs")
@@ -56,9 +56,10 @@ DEFAULT_SD = 1.0
 class Prior:
     """A branch's prior belief: ``x ~ N(mean, cov)`` on the logit / log-ratio scale.
 
-    ``probabilities`` are the mean probabilities of the outcomes the analyst entered
-    (matched exactly for ``p`` and ``probs`` priors). Build one with
-    :meth:`from_spec`.
+    ``mean`` is the analyst's point: ``logit p`` (``ln(p_k / p_K)`` for ``probs``), so
+    ``probabilities`` (the Bayes point, ``sigmoid(mean)`` or ``softmax([mean, 0])``) are
+    the numbers the analyst entered. ``cov`` is ``sd**2`` (``DEFAULT_SD = 1`` when the
+    spec gives none). Build one with :meth:`from_spec`.
     """
 
     mean: np.ndarray
@@ -80,26 +81,19 @@ class Prior:
         if "probs" in spec:
             sd = float(spec.get("sd", DEFAULT_SD))
             probs = np.array([float(v) for v in spec["probs"].values()])
-            if d == 1:
-                mean = np.atleast_1d(belief.match_mean_logit(probs[0], sd))
-            else:
-                mean = belief.match_mean_logratios(probs, sd) if sd > 0 else np.log(probs[:-1] / probs[-1])
+            mean = np.log(probs[:-1]) - np.log(probs[-1])  # the point: m_k = ln(p_k / p_K)
             cov = np.eye(d) * sd**2
         elif "beta" in spec:
             p, sd = belief.logitnormal_from_beta(*(float(v) for v in spec["beta"]))
-            mean, cov = np.atleast_1d(belief.match_mean_logit(p, sd)), np.eye(1) * sd**2
+            mean, cov = np.atleast_1d(belief.logit(p)), np.eye(1) * sd**2
         elif "interval" in spec:
             m, sd = belief.logitnormal_from_interval(*(float(v) for v in spec["interval"]))
             mean, cov = np.array([m]), np.eye(1) * sd**2
         else:
             sd = float(spec.get("sd", DEFAULT_SD))
-            mean = np.atleast_1d(belief.match_mean_logit(float(spec["p"]), sd))
+            mean = np.atleast_1d(belief.logit(float(spec["p"])))
             cov = np.eye(1) * sd**2
-        if d == 1:
-            p1 = float(belief.expected_sigmoid(mean[0], cov[0, 0]))
-            probabilities: tuple[float, ...] = (p1, 1.0 - p1)
-        else:
-            probabilities = tuple(float(v) for v in belief.expected_softmax(mean, cov))
+        probabilities = tuple(float(v) for v in belief.point_probabilities(mean))
         return cls(mean.astype(float), cov.astype(float), probabilities, MappingProxyType(dict(spec)))
 
 
@@ -157,9 +151,16 @@ class Settings:
     start: dt.date | None = None
     interval: float = 0.9
     drift_per_day: float = 0.0
+    echo_correlation: float = 1.0
     seed: int = 0
     draws: int = 4000
     grading: Grading = field(default_factory=Grading)
+
+    def __post_init__(self) -> None:
+        # the draws' seed is checked wherever it comes from (file, --seed, make_forecast(seed=...))
+        problem = whole_number_problem(self.seed, 0)
+        if problem:
+            raise ForecastError(f"settings.seed: {problem}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,9 +194,9 @@ class Scenario:
         """The event with this id."""
         try:
             return self._events[event_id]  # type: ignore[attr-defined]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable id
             known = [e.id for e in self.events]
-            raise KeyError(f"no event {event_id!r}{nearest(event_id, known)}") from None
+            raise LookupForecastError(f"no event {event_id!r}{nearest(str(event_id), known)}") from None
 
     def givens(self, event_id: str) -> list[tuple[tuple[str, str], ...]]:
         """Every configuration of the event's parents' outcomes, in canonical order."""
@@ -206,15 +207,20 @@ class Scenario:
 
     def branches_of(self, event_id: str) -> list[Branch]:
         """The branches of one event."""
+        self.event(event_id)  # an unknown id raises, naming the nearest event
         return [b for b in self.branches if b.event == event_id]
 
     def branch(self, event_id: str, given: str | Sequence[tuple[str, str]] = "") -> Branch:
         """The branch of ``event_id`` under ``given`` (``"a=yes;b=no"`` or pairs)."""
         pairs = parse_given(given) if isinstance(given, str) else tuple(given)
-        for b in self.branches_of(event_id):
+        branches = self.branches_of(event_id)
+        for b in branches:
             if dict(b.given) == dict(pairs):
                 return b
-        raise KeyError(f"no branch {event_id} | {format_given(pairs)}")
+        text, valid = format_given(pairs), [b.given_text for b in branches]
+        hint = nearest(text, valid) or (f" ({event_id} has no parents; leave given empty)" if valid == [""]
+                                        else f" (its branches: {', '.join(valid)})")
+        raise LookupForecastError(f"no branch {event_id} | {text}{hint}")
 
     def paths(self) -> Iterator[tuple[tuple[str, str], ...]]:
         """Every path (one outcome per event), in event order."""
@@ -241,7 +247,8 @@ class Scenario:
         found = Problems(self.path)
         clean = _check_prior_spec(dict(spec), event, found, 1, f"{event_id}.prior")
         found.raise_if_any()
-        assert clean is not None  # no problem was found, so the spec is clean
+        if clean is None:  # not reached: _check_prior_spec returns None only with a problem recorded
+            raise InputError([Problem(self.path, 1, f"{event_id}.prior", f"{dict(spec)!r} is not a prior")])
         priors = dict(event.priors)
         priors[key] = Prior.from_spec(clean, len(event.outcomes))
         return self._replace_event(replace(event, priors=MappingProxyType(priors)))
@@ -250,8 +257,11 @@ class Scenario:
         """A copy in which ``event_id`` resolved to ``outcome`` on ``date``."""
         event = self.event(event_id)
         if outcome not in event.outcomes:
-            raise ValueError(f"{event_id}: outcome {outcome!r} is not one of {list(event.outcomes)}")
-        day = dt.date.fromisoformat(date) if isinstance(date, str) else date
+            raise LookupForecastError(f"{outcome!r} is not an outcome of {event_id}{nearest(str(outcome), event.outcomes)} "
+                                      f"({', '.join(event.outcomes)})")
+        day = _date(date) if isinstance(date, str) else date
+        if not isinstance(day, dt.date):
+            raise ForecastError(f"{date!r} is not a date YYYY-MM-DD")
         return self._replace_event(replace(event, resolution=Resolution(outcome, day, citation)))
 
     def _replace_event(self, new: Event) -> Scenario:
@@ -268,20 +278,20 @@ def format_given(given: Sequence[tuple[str, str]]) -> str:
 
 
 def parse_given(text: str) -> tuple[tuple[str, str], ...]:
-    """``"a=yes; b=no"`` → ``(("a", "yes"), ("b", "no"))``; raises ValueError if malformed."""
+    """``"a=yes; b=no"`` → ``(("a", "yes"), ("b", "no"))``; raises ForecastError (a ValueError) if malformed."""
     text = (text or "").strip()
     if not text:
         return ()
     pairs = []
     for part in text.split(";"):
         if part.count("=") != 1:
-            raise ValueError(f"{part.strip()!r} is not of the form parent=outcome")
+            raise ForecastError(f"{part.strip()!r} is not of the form parent=outcome")
         parent, outcome = (s.strip() for s in part.split("="))
         if not parent or not outcome:
-            raise ValueError(f"{part.strip()!r} is not of the form parent=outcome")
+            raise ForecastError(f"{part.strip()!r} is not of the form parent=outcome")
         pairs.append((parent, outcome))
     if len({p for p, _ in pairs}) != len(pairs):
-        raise ValueError(f"{text!r} names a parent twice")
+        raise ForecastError(f"{text!r} names a parent twice")
     return tuple(pairs)
 
 
@@ -423,11 +433,19 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
             found.add(node.lines["drift_per_day"], "settings.drift_per_day", f"{node['drift_per_day']!r} must be a number >= 0 (and at most 100)")
         else:
             kwargs["drift_per_day"] = v
+    if "echo_correlation" in node:
+        v = _number(node["echo_correlation"])
+        if v is None or not 0 <= v <= 1:
+            found.add(node.lines["echo_correlation"], "settings.echo_correlation",
+                      f"{node['echo_correlation']!r} must be a number in [0, 1] (1: a repeated story adds nothing)")
+        else:
+            kwargs["echo_correlation"] = v
     for key, low in (("seed", 0), ("draws", 100)):
         if key in node:
             v = node[key]
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                found.add(node.lines[key], f"settings.{key}", f"{v!r} must be a whole number >= {low}")
+            problem = whole_number_problem(v, low)
+            if problem:
+                found.add(node.lines[key], f"settings.{key}", problem)
             else:
                 kwargs[key] = v
     tables: dict[str, dict[str, float]] = {}

@@ -96,7 +96,8 @@ def load_snapshot(folder: str | Path) -> Snapshot:
     if not folder.is_dir():
         raise ForecastError(f"{folder}: no such report folder")
     manifest = read_manifest(folder)
-    assert manifest is not None
+    if manifest is None:  # not reached: read_manifest raises unless missing_ok
+        raise ForecastError(f"{folder}: not a report folder (no manifest.json)")
     if manifest.get("generator") != GENERATOR:
         raise ForecastError(f"{folder}/manifest.json: not written by {GENERATOR}; not a report folder")
     if manifest.get("format") != REPORT_FORMAT:
@@ -187,7 +188,7 @@ class SnapshotDiff:
             return _markdown(self)
         if fmt == "text":
             return _text(self)
-        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise ForecastError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
 
     @property
     def text(self) -> str:

@@ -1,30 +1,39 @@
 """The forecast as tables: branches, paths, marginals and the trajectory.
 
-:class:`Forecast` is what every method returns. It holds the branch states (exact) or
-draws (MCMC) and builds the four DataFrames of ``DESIGN.md`` on demand, with the same
-columns whatever the method. Paths and marginals come from the tree: a path's mean is
-the product of its branches' means, an outcome's marginal the sum over paths, and
-their intervals are quantiles of seeded draws of the branch states.
+:class:`Forecast` is what every method returns: the four DataFrames of
+``docs/model.md`` with the same columns whatever the method, and a short ``.text``.
+Each engine has its own subclass with the extras it really has:
+:class:`ExactForecast` (the filter's :class:`~forecast.update.BeliefHistory`, hence the
+compiled design, the states, the noise loadings and the attribution) and
+:class:`McmcForecast` (the DataTree, per-branch diagnostics, the convergence warning).
+Paths and marginals come from the tree: a path's probability is the product of its
+branches' points, an outcome's marginal the sum over paths, and their intervals are
+quantiles of seeded draws of the branch states (drawn jointly per event, so an entry
+covering several branches moves them together). Every interval contains its point.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .belief import expected_sigmoid, expected_softmax, sigmoid_interval
+from .belief import normal_quantile, point_probabilities, sigmoid_interval
+from .errors import ForecastError
 from .evidence import EvidenceLog
 from .scenario import Scenario, format_given
-from .update import BeliefHistory, branch_probability_draws, expected_hazard_probability, hazard_probability, run_filter
+from .update import BeliefHistory, branch_probability_draws, hazard_probability, run_filter
 
-__all__ = ["Forecast", "VIEWS", "exact_update", "format_table", "make_forecast"]
+if TYPE_CHECKING:  # the MCMC types are not imported on the exact path
+    import xarray as xr
+
+__all__ = ["ExactForecast", "Forecast", "McmcForecast", "VIEWS", "exact_update", "format_table", "make_forecast"]
 
 VIEWS = ("branches", "paths", "marginals", "trajectory")
 COLUMNS = {
@@ -44,32 +53,29 @@ class Forecast:
     ----------
     scenario, evidence : Scenario, EvidenceLog
     as_of : datetime.date
-    method : str
-        ``"exact"`` or ``"mcmc"``.
-    history : BeliefHistory or None
-        The exact filter's states (exact method).
-    branch_means : list of ndarray
-        Each branch's mean outcome probabilities at the as-of date.
+    branch_points : list of ndarray
+        Each branch's reported outcome probabilities at the as-of date.
+    branch_intervals : list of (ndarray, ndarray)
+        Each branch's lower and upper bounds per outcome.
     branch_draws : list of ndarray
-        Each branch's ``(n_draws, K)`` draws of outcome probabilities (seeded).
-    diagnostics : DataFrame or None
-        Per-branch ``r_hat`` and ``ess_bulk`` (MCMC).
+        Each branch's ``(n_draws, K)`` seeded draws of outcome probabilities, drawn
+        jointly per event (behind path and marginal intervals).
+    n_evidence : ndarray
+        Entries applied to each branch by the as-of date.
+    seed : int
+        Seed of the draws.
     """
 
     scenario: Scenario
     evidence: EvidenceLog
     as_of: dt.date
-    method: str
-    branch_means: list[np.ndarray]
-    branch_draws: list[np.ndarray]
+    branch_points: list[np.ndarray]
     branch_intervals: list[tuple[np.ndarray, np.ndarray]]
+    branch_draws: list[np.ndarray]
     n_evidence: np.ndarray
-    history: BeliefHistory | None = None
-    diagnostics: pd.DataFrame | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    trajectory_source: Any = None
-    idata: Any = None  # the MCMC posterior as an xarray DataTree (see forecast.model)
-    convergence_warning: str | None = None  # divergences or R-hat > 1.01, in words (MCMC)
+    seed: int
+
+    method = "abstract"
 
     # ------------------------------------------------------------------ tables
     @cached_property
@@ -78,17 +84,17 @@ class Forecast:
         rows = []
         for branch in self.scenario.branches:
             event = self.scenario.event(branch.event)
-            mean = self.branch_means[branch.index]
+            point = self.branch_points[branch.index]
             lo, hi = self.branch_intervals[branch.index]
             for k, outcome in enumerate(event.outcomes):
-                rows.append((event.id, branch.given_text, outcome, mean[k], lo[k], hi[k],
+                rows.append((event.id, branch.given_text, outcome, point[k], lo[k], hi[k],
                              int(self.n_evidence[branch.index])))
-        return self._settled(self._with_diagnostics(pd.DataFrame(rows, columns=COLUMNS["branches"])))
+        return self._finish(pd.DataFrame(rows, columns=COLUMNS["branches"]))
 
     @cached_property
     def _tree(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        paths, marginals = _tree_tables(self.scenario, self.branch_means, self.branch_draws, self.level)
-        return self._settled(paths), self._settled(marginals)
+        paths, marginals = _tree_tables(self.scenario, self.branch_points, self.branch_draws, self.level)
+        return self._finish(paths), self._finish(marginals)
 
     @property
     def paths(self) -> pd.DataFrame:
@@ -103,15 +109,18 @@ class Forecast:
     @cached_property
     def trajectory(self) -> pd.DataFrame:
         """What was believed on each date with only what was known then."""
-        if self.trajectory_source is not None:
-            return self._settled(self.trajectory_source())
-        assert self.history is not None
-        return trajectory_table(self.history, self.level, self.seed, self.n_draws)
+        return self._finish(self._trajectory())
+
+    def _trajectory(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _finish(self, table: pd.DataFrame) -> pd.DataFrame:
+        return table
 
     def table(self, view: str) -> pd.DataFrame:
         """One of the four tables by name (``branches``, ``paths``, ``marginals``, ``trajectory``)."""
         if view not in VIEWS:
-            raise ValueError(f"view {view!r} is not one of {', '.join(VIEWS)}")
+            raise ForecastError(f"view {view!r} is not one of {', '.join(VIEWS)}")
         return getattr(self, view)
 
     # ------------------------------------------------------------------ helpers
@@ -121,30 +130,14 @@ class Forecast:
         return self.scenario.settings.interval
 
     @property
-    def seed(self) -> int:
-        """Seed of the draws behind path and marginal intervals."""
-        return int(self.settings.get("seed", self.scenario.settings.seed))
+    def method_settings(self) -> dict[str, str | int | float | bool]:
+        """How the method ran: the seed, and for MCMC the model variant and sampler settings."""
+        return {"seed": self.seed}
 
     @property
     def n_draws(self) -> int:
         """Number of draws behind path and marginal intervals."""
         return len(self.branch_draws[0]) if self.branch_draws else self.scenario.settings.draws
-
-    def _settled(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Round MCMC tables to 12 decimals.
-
-        Far below Monte Carlo error, and the same bytes whether PyTensor compiled afresh
-        or reused its cache (the two differ at 1e-15).
-        """
-        if self.method == "exact":
-            return table
-        floats = [c for c in table.columns if table[c].dtype.kind == "f"]
-        return table.assign(**{c: table[c].round(12) for c in floats})
-
-    def _with_diagnostics(self, table: pd.DataFrame) -> pd.DataFrame:
-        if self.diagnostics is None:
-            return table
-        return table.merge(self.diagnostics, on=["event", "given"], how="left")
 
     @property
     def text(self) -> str:
@@ -162,11 +155,85 @@ class Forecast:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"<Forecast {self.scenario.id} as of {self.as_of}, {self.method}>"
+        return f"<{type(self).__name__} {self.scenario.id} as of {self.as_of}>"
 
 
-def exact_update(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str | None = None) -> Forecast:
-    """The forecast by the exact (closed-form) update of ``DESIGN.md``.
+@dataclass(frozen=True, eq=False)
+class ExactForecast(Forecast):
+    """The exact update's forecast (``method == "exact"``).
+
+    Attributes
+    ----------
+    history : BeliefHistory
+        The filter's states at every date, the compiled design it read
+        (``history.design``), each entry's shift and noise loading.
+    """
+
+    history: BeliefHistory | None = None
+
+    method = "exact"
+
+    @property
+    def states(self) -> BeliefHistory:
+        """The filter's states (always present for an exact forecast)."""
+        if self.history is None:
+            raise ForecastError("this exact forecast was built without its filter states")
+        return self.history
+
+    def _trajectory(self) -> pd.DataFrame:
+        return trajectory_table(self.states, self.level, self.seed, self.n_draws)
+
+
+@dataclass(frozen=True, eq=False)
+class McmcForecast(Forecast):
+    """The PyMC model's forecast (``method == "mcmc"``).
+
+    Attributes
+    ----------
+    idata : xarray.DataTree or None
+        The posterior (groups ``posterior``, ``sample_stats``, ...; see :mod:`forecast.model`).
+    diagnostics : DataFrame or None
+        Per-branch ``r_hat`` and ``ess_bulk``; the tables carry them as columns.
+    convergence_warning : str or None
+        Divergences or R-hat above 1.01, in words.
+    fit_settings : mapping
+        The fit's settings (likelihood, reliability, draws, tune, chains, seed, ...).
+    trajectory_source : callable or None
+        Builds the trajectory (a refit as of each date) when asked for.
+    """
+
+    idata: xr.DataTree | None = None
+    diagnostics: pd.DataFrame | None = None
+    convergence_warning: str | None = None
+    fit_settings: Mapping[str, str | int | float | bool] | None = None
+    trajectory_source: Callable[[], pd.DataFrame] | None = None
+
+    method = "mcmc"
+
+    @property
+    def method_settings(self) -> dict[str, str | int | float | bool]:
+        """The fit's settings (likelihood, reliability, draws, tune, chains, seed, ...)."""
+        return {"seed": self.seed, **dict(self.fit_settings or {})}
+
+    def _trajectory(self) -> pd.DataFrame:
+        if self.trajectory_source is None:
+            raise ForecastError("this MCMC forecast was built without a trajectory")
+        return self.trajectory_source()
+
+    def _finish(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Diagnostics as columns; floats rounded to 12 decimals.
+
+        Far below Monte Carlo error, and the same bytes whether PyTensor compiled afresh
+        or reused its cache (the two differ at 1e-15).
+        """
+        if self.diagnostics is not None and {"event", "given"} <= set(table.columns) and "r_hat" not in table:
+            table = table.merge(self.diagnostics, on=["event", "given"], how="left")
+        floats = [c for c in table.columns if table[c].dtype.kind == "f"]
+        return table.assign(**{c: table[c].round(12) for c in floats})
+
+
+def exact_update(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str | None = None) -> ExactForecast:
+    """The forecast by the exact (closed-form) update of ``docs/model.md``.
 
     Examples
     --------
@@ -178,45 +245,48 @@ def exact_update(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str
     """
     history = run_filter(scenario, evidence, as_of)
     settings = scenario.settings
-    means, intervals = _states_summary(history, -1, settings.interval, settings.seed, settings.draws)
-    draws = branch_probability_draws([m[-1] for m in history.mean], [c[-1] for c in history.cov],
-                                     history.resolved[:, -1], settings.draws, settings.seed,
-                                     None if history.hazard is None else history.hazard[:, -1])
-    return Forecast(scenario, evidence, history.as_of, "exact", means, draws, intervals,
-                    history.n_evidence[:, -1], history=history, settings={"seed": settings.seed})
+    points, intervals = _states_summary(history, -1, settings.interval, settings.seed, settings.draws)
+    draws = branch_probability_draws(history, settings.draws, settings.seed)
+    return ExactForecast(scenario, evidence, history.as_of, points, intervals, draws, history.n_evidence[:, -1],
+                         settings.seed, history=history)
+
+
+def _contain(point: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds that contain their point (rounding can put a point a hair outside its band)."""
+    return np.minimum(lo, point), np.maximum(hi, point)
+
+
+def _outcome_bands(m: np.ndarray, S: np.ndarray, level: float, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-outcome bands of a ``K >= 3`` state (quantiles of seeded draws of ``softmax([x, 0])``)."""
+    rng = np.random.default_rng(seed)
+    vals, vecs = np.linalg.eigh(S)
+    x = m + rng.standard_normal((n_draws, len(m))) @ (vecs * np.sqrt(np.maximum(vals, 0.0))).T
+    q = np.quantile(point_probabilities(x), [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return q[0], q[1]
 
 
 def _states_summary(history: BeliefHistory, t: int, level: float, seed: int, n_draws: int):
-    """Mean outcome probabilities and intervals of every branch at date index ``t``."""
-    means, intervals = [], []
+    """Points and intervals of every branch at date index ``t``."""
+    points = history.points(t)
+    intervals = []
     for b, (m, S) in enumerate(zip(history.mean, history.cov, strict=True)):
-        r = history.resolved[b, t]
-        if r >= 0:
-            p = np.zeros(m.shape[1] + 1)
-            p[r] = 1.0
-            means.append(p)
+        p = points[b]
+        if history.resolved[b, t] >= 0:
             intervals.append((p.copy(), p.copy()))
-            continue
-        if m.shape[1] == 1:
-            p1 = float(expected_sigmoid(m[t, 0], S[t, 0, 0]))
+        elif m.shape[1] == 1:
             lo, hi = sigmoid_interval(m[t, 0], S[t, 0, 0], level)
-            if history.hazard is not None and history.hazard[b, t] != 1.0:  # constant hazard (update.py)
-                r = history.hazard[b, t]
-                p1 = float(expected_hazard_probability(m[t, 0], S[t, 0, 0], r))
-                lo, hi = hazard_probability(lo, r), hazard_probability(hi, r)
-            means.append(np.array([p1, 1.0 - p1]))
-            intervals.append((np.array([float(lo), 1.0 - float(hi)]), np.array([float(hi), 1.0 - float(lo)])))
+            if history.hazard is not None and history.hazard[b, t] != 1.0:
+                lo, hi = hazard_probability(lo, history.hazard[b, t]), hazard_probability(hi, history.hazard[b, t])
+            intervals.append(_contain(p, np.array([float(lo), 1.0 - float(hi)]), np.array([float(hi), 1.0 - float(lo)])))
         else:
-            means.append(expected_softmax(m[t], S[t]))
-            draws = branch_probability_draws([m[t]], [S[t]], np.array([-1]), n_draws, seed + b)[0]
-            q = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-            intervals.append((q[0], q[1]))
-    return means, intervals
+            intervals.append(_contain(p, *_outcome_bands(m[t], S[t], level, n_draws, seed + b)))
+    return points, intervals
 
 
 def trajectory_table(history: BeliefHistory, level: float, seed: int, n_draws: int) -> pd.DataFrame:
     """The trajectory of every branch over the history's dates (vectorised for two outcomes)."""
     scenario = history.scenario
+    z = normal_quantile(0.5 + level / 2.0)
     frames = []
     for branch in scenario.branches:
         event = scenario.event(branch.event)
@@ -224,20 +294,21 @@ def trajectory_table(history: BeliefHistory, level: float, seed: int, n_draws: i
         res = history.resolved[branch.index]
         T = len(history.dates)
         if event.dim == 1:
-            p = np.asarray(expected_sigmoid(m[:, 0], S[:, 0, 0]))
-            lo, hi = sigmoid_interval(m[:, 0], S[:, 0, 0], level)
+            probs = point_probabilities(m)
+            half = z * np.sqrt(np.maximum(S[:, 0, 0], 0.0))
+            lo, hi = point_probabilities(m[:, :1] - half[:, None])[:, 0], point_probabilities(m[:, :1] + half[:, None])[:, 0]
             if history.hazard is not None and (history.hazard[branch.index] != 1.0).any():  # constant hazard
                 r = history.hazard[branch.index]
-                p = np.asarray(expected_hazard_probability(m[:, 0], S[:, 0, 0], r))
+                p1 = hazard_probability(probs[:, 0], r)
+                probs = np.column_stack([p1, 1.0 - p1])
                 lo, hi = hazard_probability(lo, r), hazard_probability(hi, r)
-            probs = np.column_stack([p, 1 - p])
             lows, highs = np.column_stack([lo, 1 - hi]), np.column_stack([hi, 1 - lo])
         else:
             probs, lows, highs = (np.zeros((T, event.dim + 1)) for _ in range(3))
             for t in range(T):
-                probs[t] = expected_softmax(m[t], S[t])
-                draws = branch_probability_draws([m[t]], [S[t]], np.array([-1]), n_draws, seed + branch.index)[0]
-                lows[t], highs[t] = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+                probs[t] = point_probabilities(m[t])
+                lows[t], highs[t] = _outcome_bands(m[t], S[t], level, n_draws, seed + branch.index)
+        lows, highs = _contain(probs, lows, highs)
         done = res >= 0
         if done.any():
             onehot = np.eye(event.dim + 1)[res[done]]
@@ -298,14 +369,23 @@ def _tree_tables(scenario: Scenario, means: list[np.ndarray], draws: list[np.nda
             for k, o in enumerate(event.outcomes):
                 marg_draws[(event.id, o)] += sums[k]
     names = [format_given([(e.id, e.outcomes[k]) for e, k in zip(events, row, strict=True)]) for row in outcome_idx]
+    path_lo, path_hi = _contain(path_mean, path_lo, path_hi)
     paths = pd.DataFrame({"path": names, "probability": path_mean, "lower": path_lo, "upper": path_hi})
+    same: list[np.ndarray | None] = []
+    for event in events:
+        vectors = [means[b.index] for b in scenario.branches_of(event.id)]
+        same.append(vectors[0] if all(np.array_equal(v, vectors[0]) for v in vectors) else None)
     rows = []
     for i, event in enumerate(events):
         for k, o in enumerate(event.outcomes):
             p = float(path_mean[outcome_idx[:, i] == k].sum())
             lo, hi = np.quantile(marg_draws[(event.id, o)], qs)
             # sums of products can overshoot 1 by a rounding error: keep them probabilities
-            rows.append((event.id, o, min(max(p, 0.0), 1.0), float(np.clip(lo, 0.0, 1.0)), float(np.clip(hi, 0.0, 1.0))))
+            if same[i] is not None:  # every branch says the same (a resolution): so does the marginal, exactly
+                p = float(same[i][k])
+            p = min(max(p, 0.0), 1.0)  # sums of products can overshoot 1 by a rounding error
+            lo, hi = _contain(np.float64(p), np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0))
+            rows.append((event.id, o, p, float(lo), float(hi)))
     marginals = pd.DataFrame(rows, columns=COLUMNS["marginals"])
     return paths, marginals
 
@@ -371,23 +451,36 @@ def _json_value(v: Any) -> Any:
 
 
 def make_forecast(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str | None = None,
-                  method: str = "exact", **options: Any) -> Forecast:
+                  method: str = "exact", **options: object) -> Forecast:
     """The forecast by ``method``: ``"exact"`` (closed form) or ``"mcmc"`` (the PyMC model).
 
     ``options`` go to the model's fit (``likelihood``, ``reliability``, ``draws``, ``tune``,
     ``chains``, ``seed``, ``progress``); the exact method takes only ``seed``.
+
+    Examples
+    --------
+    >>> from forecast import load_default
+    >>> scenario, evidence = load_default()
+    >>> make_forecast(scenario, evidence, "2025-04-01").method
+    'exact'
     """
+    if "seed" in options:
+        seed = options["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+            raise ForecastError(f"seed: {seed!r} must be a whole number >= 0")
     if method == "exact":
         unknown = set(options) - {"seed"}
         if unknown:
-            raise ValueError(f"the exact method takes no {', '.join(sorted(unknown))}")
+            raise ForecastError(f"the exact method takes no {', '.join(sorted(unknown))}")
         if "seed" in options:
-            from dataclasses import replace
-
-            scenario = replace(scenario, settings=replace(scenario.settings, seed=int(options["seed"])))
+            scenario = replace(scenario, settings=replace(scenario.settings, seed=int(options["seed"])))  # type: ignore[call-overload]
         return exact_update(scenario, evidence, as_of)
     if method == "mcmc":
-        from .model import fit_forecast  # PyMC is imported only here
+        from .model import fit  # PyMC is imported only here
 
-        return fit_forecast(scenario, evidence, as_of=as_of, **options)
-    raise ValueError(f"method {method!r} is not one of exact, mcmc")
+        result = fit(scenario, evidence, as_of=as_of, **options)  # type: ignore[arg-type]
+        return McmcForecast(scenario, evidence, result.as_of, result.branch_points, result.branch_intervals,
+                            result.branch_draws, result.n_evidence, result.seed, idata=result.idata,
+                            diagnostics=result.diagnostics, convergence_warning=result.convergence_warning,
+                            fit_settings=result.settings, trajectory_source=result.trajectory)
+    raise ForecastError(f"method {method!r} is not one of exact, mcmc")

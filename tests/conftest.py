@@ -36,7 +36,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 #: Every column of the evidence log, in the documented order.
 COLUMNS = (
     "id", "date", "event", "given", "kind", "favours", "lr", "lr_sd", "probability", "prob_sd",
-    "source", "reliability", "credibility", "summary", "citation", "retracts",
+    "source", "reliability", "credibility", "summary", "citation", "retracts", "story",
 )
 
 #: A small two-event scenario used by many tests (a root and one child).

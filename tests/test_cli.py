@@ -114,7 +114,9 @@ def test_validate_bad_scenario(write_file, inputs, name):
     output = out + err
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if line.strip()]
-    assert lines and all(line.startswith(f"{s}:") for line in lines), output
+    # the scenario's problems, then the (clean) log's one line: what could not be checked without it
+    assert len(lines) >= 2 and all(line.startswith(f"{s}:") for line in lines[:-1]), output
+    assert lines[-1].startswith(f"{e}:1: event: event-level checks skipped"), output
     assert all(line.split(":")[1].isdigit() for line in lines)
     assert digest(s, e) == before
 
@@ -377,3 +379,109 @@ def test_too_many_paths_is_a_clear_error(write_scenario, write_evidence):
     assert status == 1 and err.startswith(f"{s}:1: events: ") and "split the scenario" in err
     status, out, _ = in_process("table", "--scenario", s, "--evidence", e, "--view", "branches", "--format", "csv")
     assert status == 0 and len(out.splitlines()) == 1 + 2 * 41
+
+
+# ----------------------------------------------------------------------------- options and inputs (issue 8, item 6)
+
+
+@pytest.mark.parametrize(("option", "value", "expected"), [
+    ("--seed", "-1", "<command line>:1: --seed: -1 must be a whole number >= 0"),
+    ("--seed", "1.5", "<command line>:1: --seed: '1.5' must be a whole number >= 0"),
+    ("--draws", "0", "<command line>:1: --draws: 0 must be a whole number >= 1"),
+    ("--tune", "many", "<command line>:1: --tune: 'many' must be a whole number >= 1"),
+    ("--chains", "-2", "<command line>:1: --chains: -2 must be a whole number >= 1"),
+])
+@pytest.mark.parametrize("verb", ["table", "report"])
+def test_bad_setting_option_is_an_input_problem(inputs, tmp_path, option, value, expected, verb):
+    s, e = inputs
+    out = tmp_path / "report"
+    status, stdout, err = in_process(verb, "--scenario", s, "--evidence", e, option, value,
+                                     *(["--out", out] if verb == "report" else []))
+    assert status == 1, err
+    assert expected in err.splitlines(), err
+    assert "internal error" not in err and "Traceback" not in err and "usage:" not in err
+    assert not out.exists() and stdout == ""
+
+
+def test_negative_seed_on_the_bundled_example_in_a_process():
+    r = run("table", "--seed", "-1")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == "<command line>:1: --seed: -1 must be a whole number >= 0\n"
+
+
+def test_bad_options_are_reported_with_the_files_problems(write_file, inputs):
+    s, _ = inputs
+    e = write_file("bad.csv", BAD_LOGS["bad_lr.csv"])
+    status, _, err = in_process("table", "--scenario", s, "--evidence", e, "--seed", "-1", "--draws", "0")
+    assert status == 1
+    lines = err.splitlines()
+    assert "<command line>:1: --seed: -1 must be a whole number >= 0" in lines
+    assert "<command line>:1: --draws: 0 must be a whole number >= 1" in lines
+    assert any(line.startswith(f"{e}:3: lr: ") for line in lines), lines
+
+
+def test_good_setting_options_still_work(inputs):
+    s, e = inputs
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--seed", "0", "--draws", "5",
+                                  "--format", "csv")
+    assert status == 0, err
+    assert out.startswith("event,given,")
+
+
+@pytest.mark.parametrize("verb", ["validate", "table", "report", "append"])
+def test_evidence_without_scenario_is_refused(inputs, tmp_path, verb):
+    _, e = inputs
+    before = digest(e)
+    extra = {"report": ["--out", tmp_path / "r"], "append": ["id=E9", "date=2025-01-10", "event=a", "favours=yes",
+                                                             "lr=2", "summary=x"]}.get(verb, [])
+    status, out, err = invoke(verb, "--evidence", e, *extra, process=verb == "validate", cwd=tmp_path)
+    assert status == 1
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert lines == [f"{e}:1: --scenario: give the scenario this evidence log goes with "
+                     "(without --scenario the bundled example is used, and its own log)"], lines
+    assert not (tmp_path / "r").exists()
+    assert digest(e) == before
+
+
+def test_broken_scenario_still_checks_the_evidence(write_file):
+    s = write_file("s.yaml", BAD_SCENARIOS["bad_p.yaml"])
+    e = write_file("e.csv", "id,date,event,kind,favours,lr,summary\n"
+                            "E1,2025-01-02,a,,yes,sturdy,x\n"       # not a ratio nor a verbal strength
+                            "E1,2025-02-30,a,,yes,2,x\n"            # duplicate id, no such date
+                            "E3,2025-01-04,nope,guess,yes,2,x\n"    # unknown event: an event-level check, skipped
+                            "E4,2025-01-05,a,,yes,weak,\n")         # summary required
+    r = run("validate", "--scenario", s, "--evidence", e)
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
+    lines = [line for line in r.stdout.splitlines() if line.strip()]
+    assert lines[0].startswith(f"{s}:4: a.prior.p: "), lines  # the scenario's problems first
+    for prefix in (f"{e}:2: lr: ", f"{e}:3: id: ", f"{e}:3: date: ", f"{e}:4: kind: ", f"{e}:5: summary: "):
+        assert any(line.startswith(prefix) for line in lines), (prefix, lines)
+    assert not any(line.startswith(f"{e}:4: event: ") for line in lines), lines
+    skipped = [line for line in lines if "skipped" in line]
+    assert skipped == [f"{e}:1: event: event-level checks skipped (event, given, favours, start date) "
+                       "because the scenario has errors; verbal strengths checked against the default table"]
+    assert all(line.startswith((f"{s}:", f"{e}:")) and line.split(":")[1].isdigit() for line in lines), lines
+
+
+def test_broken_scenario_and_clean_evidence_say_what_was_skipped(write_file, inputs):
+    _, e = inputs
+    s = write_file("s.yaml", BAD_SCENARIOS["unknown_key.yaml"])
+    status, out, _ = in_process("validate", "--scenario", s, "--evidence", e)
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{s}:2: titel: ")
+    assert lines[-1].startswith(f"{e}:1: event: event-level checks skipped")
+
+
+def test_unreadable_log_and_bad_resolutions_are_reported_with_the_rest(inputs, write_file, tmp_path):
+    status, _, err = in_process("table", "--scenario", tmp_path / "gone.yaml", "--evidence", tmp_path / "gone.csv")
+    assert status == 1
+    assert err.splitlines() == [f"{tmp_path / 'gone.yaml'}:1: file: no such file",
+                                f"{tmp_path / 'gone.csv'}:1: file: no such file"]  # nothing checked, so nothing skipped
+    s, e = inputs
+    r = write_file("r.csv", "event,outcome,date\na,maybe,2025-02-30\n")
+    status, _, err = in_process("table", "--scenario", s, "--evidence", e, "--resolutions", r, "--seed", "-3")
+    assert status == 1
+    lines = err.splitlines()
+    assert lines[0] == "<command line>:1: --seed: -3 must be a whole number >= 0"
+    assert any(line.startswith(f"{r}:2: outcome: ") for line in lines) and any(line.startswith(f"{r}:2: date: ") for line in lines)

@@ -207,8 +207,9 @@ def test_contribution_steps_add_up_to_the_published_branch(result):
     history = result.history
     branch = result.scenario.branch("us_exits", "russia_accepts=no")
     contrib = history.contributions[history.contributions.branch == branch.index]
-    assert list(steps.step) == ["prior", "spread", *contrib.entry, "as of"]
-    entries = steps[~steps.step.isin(["prior", "spread", "as of"])]
+    assert list(steps.step) == ["prior", *contrib.entry, "as of"]
+    assert "spread" not in set(steps.kind)  # the point sigmoid(m) does not move with the spread
+    entries = steps[~steps.step.isin(["prior", "as of"])]
     np.testing.assert_allclose(entries.logodds_after - entries.logodds_before, contrib["shift"].to_numpy())
     assert steps.logodds_after.iloc[-2] == pytest.approx(history.mean[branch.index][-1, 0], abs=1e-9)
     prior_p = result.scenario.event("us_exits").priors[branch.given].probabilities[0]
@@ -230,22 +231,23 @@ def test_contributions_figure_shows_each_entry_in_both_scales(result):
     steps = plots.contribution_steps(result, "russia_accepts")
     widths = [p.get_width() for p in ax_l.patches]
     moves = steps.logodds_after - steps.logodds_before
-    np.testing.assert_allclose(widths[2:-1], moves.iloc[2:-1])
+    np.testing.assert_allclose(widths[1:-1], moves.iloc[1:-1])
     prob_widths = [p.get_width() for p in ax_p.patches]
     assert prob_widths[-1] == pytest.approx(result.marginals.probability.iloc[0])
-    assert "3.9%" in fig._suptitle.get_text()
+    assert "2.2%" in fig._suptitle.get_text()  # sigmoid(m) of the as-of state
     assert overlapping_texts(fig) == []
 
 
 def test_contributions_of_a_branch_without_evidence(result):
     steps = plots.contribution_steps(result, "us_sanctions", "russia_accepts=yes")
-    assert list(steps.step) == ["prior", "spread", "as of"]
+    assert list(steps.step) == ["prior", "as of"]
     plots.plot_contributions(result, "us_sanctions", "russia_accepts=yes")
 
 
 def test_contributions_of_an_mcmc_forecast_say_why_not(result):
-    mcmc = dataclasses.replace(result, method="mcmc", history=None)
-    with pytest.raises(ValueError, match="exact update"):
+    mcmc = fc.McmcForecast(result.scenario, result.evidence, result.as_of, result.branch_points,
+                           result.branch_intervals, result.branch_draws, result.n_evidence, result.seed)
+    with pytest.raises(fc.ForecastError, match="exact update"):
         plots.plot_contributions(mcmc, "russia_accepts")
 
 
@@ -255,6 +257,36 @@ def test_contributions_of_a_resolved_event(default_inputs):
     steps = plots.contribution_steps(resolved, "us_exits", "russia_accepts=no")
     assert steps.prob_after.iloc[-1] == 1.0
     assert "resolved" in list(steps.step)
+
+
+def test_a_deadline_hazard_is_named_for_what_it_is(make_inputs):
+    """Issue 8: the hazard's decay on an unresolved event was labelled "resolved"."""
+    data = {"id": "hz", "title": "hazard", "settings": {"start": "2025-01-01"},
+            "events": [{"id": "a", "question": "A by 2025-03-01?", "deadline": "2025-03-01", "hazard": "constant",
+                        "prior": {"p": 0.4, "sd": 1.0}}]}
+    rows = [{"id": "E1", "date": "2025-01-20", "event": "a", "favours": "yes", "lr": 2, "summary": "s"}]
+    scenario, evidence = make_inputs(data, rows)
+    result = fc.exact_update(scenario, evidence, as_of="2025-02-01")
+    steps = plots.contribution_steps(result, "a")
+    assert list(steps.step) == ["prior", "E1", "deadline", "as of"]
+    assert list(steps.kind) == ["prior", "signal", "hazard", "as of"]
+    assert "resolved" not in " ".join(steps.summary)
+    assert steps.prob_after.iloc[-1] == pytest.approx(result.branches.probability.iloc[0], abs=1e-12)
+    assert steps.prob_after.iloc[-2] < steps.prob_before.iloc[-2]  # time without the event lowers it
+    labels = [t.get_text() for t in plots.plot_contributions(result, "a").axes[0].get_yticklabels()]
+    assert "deadline hazard" in labels and "resolved" not in labels
+
+
+def test_an_echo_is_named_as_such(make_inputs):
+    data = {"id": "e", "title": "echo", "settings": {"start": "2025-01-01"},
+            "events": [{"id": "a", "question": "A?", "prior": {"p": 0.3, "sd": 1.0}}]}
+    rows = [{"id": f"E{i}", "date": "2025-01-02", "event": "a", "favours": "yes", "lr": 5, "summary": "same story",
+             "story": "freeze-threat", "reliability": "A", "credibility": "1"} for i in (1, 2)]
+    scenario, evidence = make_inputs(data, rows)
+    steps = plots.contribution_steps(fc.exact_update(scenario, evidence), "a")
+    echo = steps[steps.step == "E2"].iloc[0]
+    assert echo.kind == "echo" and echo.summary.startswith("echo of E1, story freeze-threat")
+    assert echo.logodds_after == echo.logodds_before
 
 
 # --------------------------------------------------------------------------- marginals

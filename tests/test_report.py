@@ -438,15 +438,14 @@ def test_excel_is_a_valid_zip_with_fixed_times(folder):
 def test_a_forecast_without_exact_history(result, tmp_path):
     """An MCMC-shaped result (no history, diagnostics columns): states and contributions come from the
     exact filter, and report.json still validates."""
-    from dataclasses import replace
-
     diagnostics = pd.DataFrame({"event": [b.event for b in result.scenario.branches],
                                 "given": [b.given_text for b in result.scenario.branches],
                                 "r_hat": 1.001, "ess_bulk": 850.0})
     trajectory = result.trajectory
-    mcmc = replace(result, method="mcmc", history=None, diagnostics=diagnostics,
-                   settings={"seed": result.seed, "draws": 100, "progress": True},
-                   trajectory_source=lambda: trajectory)
+    mcmc = fc.McmcForecast(result.scenario, result.evidence, result.as_of, result.branch_points,
+                           result.branch_intervals, result.branch_draws, result.n_evidence, result.seed,
+                           diagnostics=diagnostics, fit_settings={"draws": 100, "progress": True},
+                           trajectory_source=lambda: trajectory)
     folder = report.write_report(mcmc, tmp_path / "r", figures=False)
     data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     jsonschema.validate(data, report.load_schema())
@@ -464,3 +463,28 @@ def test_the_working_folder_is_refused(result, tmp_path, monkeypatch):
         report.write_report(result, tmp_path.parent, figures=False)
     assert list(tmp_path.iterdir()) == []
     assert (report.write_report(result, "sub", figures=False) / "manifest.json").is_file()
+
+
+def test_a_resolved_event_reports_at_every_as_of_date(default_inputs, tmp_path):
+    """Issue 8: a resolved marginal summed to 0.9999999999999993, below its lower bound, and
+    plot_marginals got a negative error bar. Every interval contains its point; resolved
+    outcomes are exactly 1 and 0."""
+    from forecast import plots
+
+    scenario, evidence = default_inputs
+    scenario = scenario.with_resolution("russia_accepts", "no", "2025-03-20").with_resolution(
+        "us_exits", "yes", "2025-04-17")
+    start = scenario.settings.start
+    last = evidence.frame["date"].max().date()
+    for day in pd.date_range(start, last, freq="D"):
+        result = fc.exact_update(scenario, evidence, as_of=day.date())
+        for view in ("branches", "paths", "marginals", "trajectory"):
+            table = result.table(view)
+            assert (table["lower"] <= table["probability"]).all() and (table["probability"] <= table["upper"]).all()
+        marginals = result.marginals.set_index(["event", "outcome"])
+        if day.date() >= dt.date(2025, 3, 20):
+            assert marginals.loc[("russia_accepts", "no"), "probability"] == 1.0
+            assert marginals.loc[("russia_accepts", "yes"), "upper"] == 0.0
+        plots.plot_marginals(result)  # no negative error bars
+    folder = report.write_report(result, tmp_path / "r")
+    assert (folder / "figures" / "marginals.png").exists() or any(folder.rglob("marginals*"))
