@@ -16,7 +16,8 @@ LOCK := requirements/lock.txt
 INSTALLER ?= uv
 UV := $(BIN)/uv
 UV_SPEC := uv>=0.8,<1
-# What the lock is resolved for (the extras: those in it, recursively; `test` comes with `dev`).
+# The lock: [project] dependencies and the dev extra (which takes in test), for Python 3.12 on Linux x86_64.
+# tests/test_environment.py reads the extras from the lock's header and checks every pin against pyproject.toml.
 LOCK_ARGS := pyproject.toml --extra dev --python-version 3.12 --python-platform x86_64-unknown-linux-gnu \
 	--generate-hashes --output-file $(LOCK)
 # Python >= 3.12: python3.12 if on PATH, else pyenv's 3.12 (named by .python-version), else python3.

@@ -8,11 +8,12 @@ nor matplotlib, so ``forecast table`` starts about as fast as pandas does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["main"]
@@ -57,13 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write every table and figure to a folder")
     inputs(p)
     method(p)
-    p.add_argument("--out", default="reports", metavar="DIR", help="report folder (default: reports)")
+    p.add_argument("--out", default="reports/latest", metavar="DIR", help="report folder (default: reports/latest)")
 
     p = sub.add_parser("diff", help="what moved between two report folders, and which evidence moved it")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--no-verify", action="store_true",
+                   help="read the folders even if a file differs from its SHA-256 in manifest.json (with a warning)")
 
     p = sub.add_parser("append", help="append one entry to an evidence log, atomically, after validating it")
     inputs(p)
@@ -89,11 +92,8 @@ def _option_problems(args: argparse.Namespace) -> list:
         if not isinstance(text, str):  # absent, or the default
             continue
         value: object = text
-        if re.fullmatch(r"[+-]?[0-9]+", text.strip()):
-            try:
-                value = int(text)
-            except ValueError:  # more digits than int() reads
-                pass
+        if re.fullmatch(r"[+-]?[0-9]{1,4000}", text.strip()):  # (int() refuses more than 4300 digits)
+            value = int(text)
         problem = whole_number_problem(value, low)
         if problem:
             problems.append(Problem(COMMAND_LINE, 1, f"--{name}", problem))
@@ -172,10 +172,15 @@ def _check_diagnostics(result, strict: bool) -> int:
     return 0
 
 
-def _write_output(text: str, output: str | None, inputs: Sequence[Path]) -> None:
-    if not output:
-        sys.stdout.write(text)
-        return
+def _output_target(output: str | None, inputs: Sequence[Path], folders: Sequence[str | Path] = ()) -> Path | None:
+    """Where ``-o`` writes: None for standard output (no ``-o``, or ``-o -``), else the path, symlinks followed.
+
+    Refused: an input file (or a link to one), a directory, and any path inside one of
+    ``folders`` (the report folders ``diff`` reads).
+    """
+    if not output or output == "-":
+        return None
+    from ._files import follow
     from .errors import ForecastError
 
     target = Path(output)
@@ -183,25 +188,43 @@ def _write_output(text: str, output: str | None, inputs: Sequence[Path]) -> None
         # samefile also catches a symlink or a hard link to an input
         if target.exists() and path.exists() and os.path.samefile(target, path):
             raise ForecastError(f"{output}: -o: refusing to overwrite an input file")
-    if target.is_dir():
+    real = follow(target, f"{output}: -o")
+    if real.is_dir():
         raise ForecastError(f"{output}: -o: is a directory; name a file")
+    for folder in folders:
+        inside = follow(folder)
+        if real == inside or inside in real.parents:
+            raise ForecastError(f"{output}: -o: is inside the report folder {folder}, which this command reads; "
+                                "a diff never writes into its inputs, choose a path outside both folders")
+    return real
+
+
+def _write_output(text: str, output: str | None, inputs: Sequence[Path], folders: Sequence[str | Path] = ()) -> None:
+    """Write ``text`` to standard output or to ``-o``'s file.
+
+    A regular file (or a new one) is replaced atomically; anything else that is there
+    (a device such as ``/dev/null``, a FIFO) is written to as it is, never replaced; a
+    symlink is followed and its target written (the link stays a link).
+    """
+    real = _output_target(output, inputs, folders)
+    if real is None:
+        sys.stdout.write(text)
+        return
+    import stat
+
+    from ._files import write_atomically
+    from .errors import ForecastError
+
+    data = text.encode("utf-8")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+        mode = os.stat(real).st_mode if os.path.lexists(real) else None
+        if mode is not None and not stat.S_ISREG(mode):
+            with open(real, "wb") as handle:  # a device or a FIFO: write through (a FIFO waits for its reader)
+                handle.write(data)
+        else:
+            write_atomically(real, data)
     except OSError as exc:
-        raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)  # not mkstemp's 0600
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror or exc})") from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -209,6 +232,10 @@ def _run(args: argparse.Namespace) -> int:
         scenario, evidence, _ = _load(args)
         print(f"ok: {scenario.id}: {len(scenario.events)} events, {len(scenario.branches)} branches, "
               f"{len(evidence)} evidence entries")
+        from .echoes import likely_echoes
+
+        for warning in likely_echoes(evidence, scenario):  # on stdout, like validate's problems; exit 0
+            print(warning.format(evidence.path))
         return 0
     if args.command == "table":
         from .tables import format_table
@@ -231,8 +258,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "diff":
         from .snapshot import diff_snapshots
 
-        diff = diff_snapshots(args.old, args.new)
-        _write_output(diff.format(args.format), args.output, [])
+        folders = [args.old, args.new]
+        _output_target(args.output, [], folders)  # refused before anything is read
+        diff = diff_snapshots(args.old, args.new, verify=not args.no_verify)
+        _write_output(diff.format(args.format), args.output, [], folders)
         return 0
     if args.command == "append":
         from .errors import InputError, Problem
@@ -253,13 +282,37 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+@contextlib.contextmanager
+def _notices() -> Iterator[None]:
+    """Print what the package says about report folders (one recovered, or read unverified) as one line each.
+
+    Only :class:`~forecast.report.ReportWarning`, always (whatever ``PYTHONWARNINGS`` says);
+    other warnings are shown as Python shows them.
+    """
+    from ._files import ReportWarning
+
+    show = warnings.showwarning
+
+    def shown(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, ReportWarning):
+            print(f"forecast: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ReportWarning)
+        warnings.showwarning = shown
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     from .errors import ForecastError
 
     try:
-        return _run(args)
+        with _notices():
+            return _run(args)
     except ForecastError as exc:
         stream = sys.stdout if args.command == "validate" else sys.stderr
         print(str(exc), file=stream)

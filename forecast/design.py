@@ -58,7 +58,8 @@ class Design:
         ``step`` (``weight * ln(lr)`` along outcome ``k``), ``dx`` (the step of
         ``logit P(first outcome)``, two outcomes), ``var`` (``(weight * tau)**2``),
         ``tau``, ``y`` (an observation's ``logit(p)``), ``R`` (its noise variance, divided
-        by its echo discount).
+        by its echo discount), ``log_lr`` (a signal's claimed ``ln(lr)`` along outcome ``k``,
+        before any weight).
     applies : list of ndarray
         For every branch (by index), the positions (into ``rows``) of the entries that
         apply to it, in file order.
@@ -123,7 +124,8 @@ class Design:
 
         A retracted entry leaves its story: the next report of it is counted in its place.
         """
-        if active.all() or not self._has_stories:
+        # ``inputs`` hold the discount among the entries standing at the as-of date
+        if not self._has_stories or np.array_equal(active, np.isnan(self.retracted_day)):
             return self.inputs
         return _inputs(self.scenario, self.log, self.rows, active)
 
@@ -137,7 +139,7 @@ class Design:
 
         Columns: ``entry``, ``line``, ``date``, ``event``, ``given``, ``kind``,
         ``outcome``, ``grade_weight``, ``echo``, ``weight``, ``step``, ``var``, ``y``, ``R``,
-        ``story``, ``echo_of`` (the story's first entry when this one is an echo),
+        ``story``, ``source``, ``echo_of`` (the story's first entry when this one is an echo),
         ``n_branches`` and ``retracted`` (the retraction's date, or NaT).
         """
         f = self.log.frame
@@ -164,6 +166,7 @@ class Design:
             "y": np.where(inputs["is_obs"], inputs["y"], np.nan),
             "R": np.where(inputs["is_obs"], inputs["R"], np.nan),
             "story": story,
+            "source": f["source"].to_numpy()[rows],
             "echo_of": _echo_of(f, rows, story),
             "n_branches": self.n_branches_of,
             "retracted": pd.to_datetime(retracted),
@@ -388,6 +391,7 @@ def _inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.n
         "var": np.where(is_obs, 0.0, (weight * np.nan_to_num(tau)) ** 2),
         "y": logit(np.where(is_obs, frame["probability"].to_numpy(dtype=float)[rows], 0.5)),
         "R": R,
+        "log_lr": np.where(is_obs, 0.0, np.log(np.nan_to_num(lr, nan=1.0))),  # the claim ln(lr), before weighting
     }
 
 

@@ -3,14 +3,30 @@
 ``posterior_tree`` turns the raw draws of :mod:`forecast.model` into a DataTree with
 named dimensions (branch, outcome, date, component, source, entry); ``diagnostics``
 gives each branch's ``r_hat`` and ``ess_bulk`` and a warning in words on divergences or
-R-hat above 1.01; ``summaries`` gives the branch means, intervals and draws behind the
-tables.
+R-hat above 1.01; ``summaries`` gives the branch points (the Bayes point: ``sigmoid`` of
+the posterior mean log-odds), intervals (posterior quantiles) and the joint draws behind
+the tables.
+
+The DataTree's schema:
+
+- ``posterior``: ``state`` (chain, draw, date, component), the log-odds at every date of
+  the replay; ``probability`` (chain, draw, branch, outcome) at the as-of date, through
+  the hazard and resolutions; ``true_log_lr`` (chain, draw, entry) of every signal (its
+  ``entry`` coordinate: the signals' ids); ``reliability`` (chain, draw, source) with
+  learned reliability.
+- ``sample_stats``: ``diverging``, ``tree_depth``, ``n_steps``, ``step_size``, ``energy``, ``lp``
+  (those the sampler gives).
+- ``constant_data``: per ``entry`` (every entry standing at the as-of date): ``entry_date``,
+  ``entry_event``, ``entry_given``, ``entry_kind``, ``entry_source``, ``claimed_log_lr``
+  (NaN for readings), ``grade_weight``, ``echo``, ``weight``, ``lr_sd``; per ``branch``:
+  ``n_evidence``, ``resolved``; ``hazard_exponent`` (branch, date); ``prior_mean`` per
+  ``component``.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,7 +50,8 @@ def _draws_of(tree: xr.DataTree, name: str) -> np.ndarray:
 
 def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> xr.DataTree:
     """Build the clean DataTree: named dims (branch, outcome, date, component, source, entry)."""
-    scenario = inputs.scenario
+    design = inputs.design
+    scenario = design.scenario
     x = _draws_of(raw, "x_tick")  # (chain, draw, T_cap, C)
     state = x[:, :, inputs.date_tick, :]
     probs = _probabilities(inputs, state[:, :, -1, :], inputs.hazard[:, -1])
@@ -42,42 +59,45 @@ def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> x
     comp_labels = [f"{scenario.branches[b].label} [{k}]" for b, k in
                    zip(inputs.comp_branch, _component_index(inputs.comp_branch), strict=True)]
     chain, draw = np.arange(x.shape[0]), np.arange(x.shape[1])
-    post: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
-        "state": (("chain", "draw", "date", "component"), state),
-        "probability": (("chain", "draw", "branch", "outcome"), probs),
-    }
-    coords: dict[str, Any] = {"chain": chain, "draw": draw, "date": inputs.dates.values, "component": comp_labels,
-                              "branch": labels, "outcome": np.arange(probs.shape[-1])}
+    dates = inputs.dates.values
+    ids = design.ids
+    post = xr.Dataset(
+        {"state": (("chain", "draw", "date", "component"), state),
+         "probability": (("chain", "draw", "branch", "outcome"), probs),
+         "true_log_lr": (("chain", "draw", "entry"), _draws_of(raw, "true_log_lr")[:, :, : len(inputs.signals)])},
+        coords={"chain": chain, "draw": draw, "date": dates, "component": comp_labels, "branch": labels,
+                "outcome": np.arange(probs.shape[-1]), "entry": ids[inputs.signals].astype(str)},
+        attrs={"likelihood": settings.likelihood, "reliability": settings.reliability, "seed": settings.seed,
+               "sampler": settings.sampler, "as_of": str(design.as_of), "start": str(design.start),
+               "scenario": scenario.id},
+    )
     if settings.reliability == "learned":
-        post["reliability"] = (("chain", "draw", "source"), _draws_of(raw, "reliability")[:, :, : len(inputs.sources)])
-        coords["source"] = inputs.sources
-    if settings.likelihood == "student":
-        post["evidence_scale"] = (("chain", "draw"), _draws_of(raw, "evidence_scale"))
-        lam = _draws_of(raw, "true_log_lr")[:, :, : inputs.sizes["pairs"]]
-        post["true_log_lr"] = (("chain", "draw", "signal"), lam)
-        coords["signal"] = [f"{inputs.entries['id'].iat[e]}|{labels[b]}"
-                            for e, b in zip(inputs.pair_entry, inputs.pair_branch, strict=True)]
-    attrs = {"likelihood": settings.likelihood, "reliability": settings.reliability, "seed": settings.seed,
-             "sampler": settings.sampler, "as_of": str(inputs.as_of), "start": str(inputs.start),
-             "scenario": scenario.id}
-    posterior = xr.Dataset(post, coords={k: v for k, v in coords.items() if k != "entry"}, attrs=attrs)
-    e = inputs.entries
+        post["reliability"] = xr.DataArray(_draws_of(raw, "reliability")[:, :, : len(inputs.sources)],
+                                           dims=("chain", "draw", "source"),
+                                           coords={"source": np.array(inputs.sources, dtype=str)})
+    active = inputs.active
+    table = design.entries.iloc[active]
+    given = design.inputs
     constant = xr.Dataset(
-        {"entry_date": ("entry", e["date"].to_numpy()), "entry_event": ("entry", e["event"].to_numpy(dtype=str)),
-         "entry_kind": ("entry", e["kind"].to_numpy(dtype=str)),
-         "entry_source": ("entry", e["source"].to_numpy(dtype=str)),
-         "claimed_log_lr": ("entry", np.log(e["lr"].to_numpy(dtype=float))),
-         "weight": ("entry", inputs.entry_weight), "lr_sd": ("entry", inputs.entry_tau),
+        {"entry_date": ("entry", table["date"].to_numpy()),
+         "entry_event": ("entry", table["event"].to_numpy(dtype=str)),
+         "entry_given": ("entry", table["given"].to_numpy(dtype=str)),
+         "entry_kind": ("entry", table["kind"].to_numpy(dtype=str)),
+         "entry_source": ("entry", table["source"].to_numpy(dtype=str)),
+         "claimed_log_lr": ("entry", np.where(given["is_obs"][active], np.nan, given["log_lr"][active])),
+         "grade_weight": ("entry", given["grade_weight"][active]),
+         "echo": ("entry", given["echo"][active]),
+         "weight": ("entry", given["weight"][active]),
+         "lr_sd": ("entry", np.where(given["is_obs"][active], np.nan, given["tau"][active])),
          "n_evidence": ("branch", inputs.n_evidence), "resolved": ("branch", inputs.resolved),
          "hazard_exponent": (("branch", "date"), inputs.hazard),
-         "prior_mean": ("component", inputs.data["prior_mean"])},
-        coords={"entry": e["id"].to_numpy(dtype=str), "branch": labels, "date": inputs.dates.values,
-                "component": comp_labels},
+         "prior_mean": ("component", np.concatenate([design.prior(b)[0] for b in range(len(labels))]))},
+        coords={"entry": ids[active].astype(str), "branch": labels, "date": dates, "component": comp_labels},
     )
     stats = raw["sample_stats"].to_dataset()
     keep = [v for v in ("diverging", "tree_depth", "n_steps", "step_size", "energy", "lp") if v in stats]
     stats = stats[keep].assign_coords(chain=chain, draw=draw)
-    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats, "constant_data": constant})
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats, "constant_data": constant})
 
 
 def _component_index(comp_branch: np.ndarray) -> np.ndarray:
@@ -85,13 +105,8 @@ def _component_index(comp_branch: np.ndarray) -> np.ndarray:
     return np.arange(len(comp_branch)) - first
 
 
-def _probabilities(inputs: Inputs, x: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """Outcome probabilities ``(chain, draw, B, Kmax)`` from states ``(chain, draw, C)``."""
-    ext = np.concatenate([x, np.zeros(x.shape[:-1] + (1,)), np.full(x.shape[:-1] + (1,), PAD_LOGIT)], axis=-1)
-    logits = ext[..., inputs.branch_comps]  # (chain, draw, B, Kmax)
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=-1, keepdims=True)
+def _finish(inputs: Inputs, p: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+    """Hazard and resolutions on outcome probabilities ``(..., B, Kmax)`` (in place)."""
     for b, r in enumerate(exponents):
         if r != 1.0:
             p[..., b, 0] = hazard_probability(p[..., b, 0], r)
@@ -103,38 +118,59 @@ def _probabilities(inputs: Inputs, x: np.ndarray, exponents: np.ndarray) -> np.n
     return p
 
 
+def _probabilities(inputs: Inputs, x: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+    """Outcome probabilities ``(..., B, Kmax)`` from states ``(..., C)`` (padding outcomes 0)."""
+    ext = np.concatenate([x, np.zeros(x.shape[:-1] + (1,)), np.full(x.shape[:-1] + (1,), PAD_LOGIT)], axis=-1)
+    logits = ext[..., inputs.branch_comps]  # (..., B, Kmax)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=-1, keepdims=True)
+    return _finish(inputs, p, exponents)
+
+
 def diagnostics(tree: xr.DataTree, scenario: Scenario) -> tuple[pd.DataFrame, str | None]:
-    """Per-branch r_hat/ess_bulk, and a warning in words on divergences or R-hat > 1.01."""
+    """Per-branch r_hat/ess_bulk, and a warning in words on divergences or R-hat > 1.01.
+
+    R-hat is checked on the published numbers (every branch's probabilities) and on each
+    learned reliability; a constant (a resolved branch, a zero-variance prior without
+    evidence) has none. Each signal's true log ratio has its own R-hat in
+    :func:`forecast.model.entry_weights` (the max over dozens of them crosses 1.01 by
+    chance at 2 x 1000 draws even for a Gaussian posterior: 2 of 10 seeds on the
+    bundled example; check them there, with more draws, before publishing them).
+    """
     import arviz as az
 
     post = tree["posterior"].to_dataset()
+    names = [n for n in ("probability", "reliability") if n in post]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rhat = az.rhat(post)
-        ess = az.ess(post, method="bulk")
+        rhat = az.rhat(post[names])
+        ess = az.ess(post[["probability"]], method="bulk")
     constant = post["probability"].std(("chain", "draw")) == 0
     r_b = rhat["probability"].where(~constant).max("outcome")
     e_b = ess["probability"].where(~constant).min("outcome")
     table = pd.DataFrame({"event": [b.event for b in scenario.branches],
                           "given": [b.given_text for b in scenario.branches],
                           "r_hat": r_b.values.astype(float), "ess_bulk": e_b.values.astype(float)})
-    worst = {}
-    for name in ("probability", "reliability", "evidence_scale"):  # the published numbers and the hyperparameters
-        if name not in rhat:
-            continue
+    worst: dict[str, tuple[float, str]] = {}
+    for name in names:
         values = np.where(post[name].std(("chain", "draw")).values == 0, np.nan, rhat[name].values)
-        if np.isfinite(values).any():
-            worst[name] = float(np.nanmax(values))
+        if not np.isfinite(values).any():
+            continue
+        flat = np.nanargmax(values)
+        where = name
+        if name == "probability":
+            where = f"the probabilities of {scenario.branches[int(np.unravel_index(flat, values.shape)[0])].label}"
+        elif name == "reliability":
+            where = f"the reliability of {post['source'].values[flat]}"
+        worst[name] = (float(np.nanmax(values)), where)
     problems = []
     n_div = int(tree["sample_stats"]["diverging"].sum()) if "diverging" in tree["sample_stats"] else 0
     if n_div:
         problems.append(f"{n_div} divergent transition{'s' if n_div > 1 else ''}")
-    bad = {k: v for k, v in worst.items() if v > RHAT_LIMIT}
+    bad = {k: v for k, v in worst.items() if v[0] > RHAT_LIMIT}
     if bad:
-        name, value = max(bad.items(), key=lambda kv: kv[1])
-        where = name
-        if name == "probability":
-            where = f"the probabilities of {scenario.branches[int(np.nanargmax(r_b.values))].label}"
+        value, where = max(bad.values())
         problems.append(f"R-hat up to {value:.3f} (above {RHAT_LIMIT}, in {where})")
     warning = None
     if problems:
@@ -143,17 +179,30 @@ def diagnostics(tree: xr.DataTree, scenario: Scenario) -> tuple[pd.DataFrame, st
     return table, warning
 
 
-def summaries(inputs: Inputs, probs: np.ndarray, level: float, n_keep: int):
-    """Branch means, intervals and (thinned) draws from probability draws ``(chain, draw, B, Kmax)``."""
-    flat = probs.reshape(-1, *probs.shape[2:])
+def summaries(inputs: Inputs, tree: xr.DataTree, level: float, n_keep: int
+              ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
+    """Branch points, intervals and (thinned) joint draws from a fit's DataTree.
+
+    The point is the Bayes point of the posterior: the outcome probabilities at the
+    posterior mean of the log-odds (then the hazard; a resolved branch is exactly 1 and
+    0). The interval holds the central ``level`` of the probability draws and contains
+    the point. The draws keep ``n_keep`` evenly spaced joint draws (all when fewer).
+    """
+    post = tree["posterior"]
+    mean_x = post["state"].isel(date=-1).mean(("chain", "draw")).values  # (C,)
+    point_all = _probabilities(inputs, mean_x[None, :], inputs.hazard[:, -1])[0]  # (B, Kmax)
+    probs = post["probability"].values
+    all_draws = probs.reshape(-1, *probs.shape[2:])
+    flat = all_draws
     if len(flat) > n_keep:
         flat = flat[np.linspace(0, len(flat) - 1, n_keep).round().astype(int)]
-    all_draws = probs.reshape(-1, *probs.shape[2:])
     q = np.quantile(all_draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    means, draws, intervals = [], [], []
+    points, draws, intervals = [], [], []
     for branch in inputs.scenario.branches:
         K = inputs.scenario.event(branch.event).dim + 1
-        means.append(all_draws[:, branch.index, :K].mean(axis=0))
-        draws.append(np.ascontiguousarray(flat[:, branch.index, :K]))
-        intervals.append((q[0, branch.index, :K], q[1, branch.index, :K]))
-    return means, draws, intervals
+        b = branch.index
+        p = point_all[b, :K].copy()
+        points.append(p)
+        draws.append(np.ascontiguousarray(flat[:, b, :K]))
+        intervals.append((np.minimum(q[0, b, :K], p), np.maximum(q[1, b, :K], p)))
+    return points, intervals, draws

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
-__all__ = ["ForecastError", "InputError", "LookupForecastError", "Problem", "Problems", "nearest",
-           "whole_number_problem"]
+__all__ = ["MAX_ALIKE", "ForecastError", "InputError", "LookupForecastError", "Problem", "Problems", "cap_problems",
+           "nearest", "whole_number_problem"]
 
 
 class ForecastError(ValueError):
@@ -58,9 +60,73 @@ class Problem:
     line: int
     field: str
     message: str
+    #: Which problems are "alike" when a list is capped (default: the message with its
+    #: quoted values and numbers left out). Not part of a problem's identity.
+    kind: str = dataclass_field(default="", compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+#: At most this many problems alike (same file, field and kind of message) are listed;
+#: the rest are counted in one line, "... and 12,000 more like this".
+MAX_ALIKE = 20
+#: A message longer than this is shortened in its middle (a value quoted whole could be megabytes).
+MAX_MESSAGE = 1000
+_VALUES = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[-+]?\d[\d.,eE+-]*")
+
+
+class _Omitted(Problem):
+    """The line that stands for problems left out of a list (see :data:`MAX_ALIKE`)."""
+
+    count: int = 0
+
+
+def _kind(problem: Problem) -> str:
+    return problem.kind or _VALUES.sub("…", problem.message)
+
+
+def _omitted(path: str, line: int, field: str, kind: str, count: int) -> Problem:
+    more = _Omitted(path, line, field, f"... and {count:,} more like this", kind)
+    object.__setattr__(more, "count", count)
+    return more
+
+
+def cap_problems(problems: Iterable[Problem], limit: int = MAX_ALIKE) -> list[Problem]:
+    """Keep the first ``limit`` problems of each kind (file, field, kind of message), in order.
+
+    The rest of a kind become one line at the first left-out problem's line,
+    ``... and N more like this``, so a list is long only in proportion to the input,
+    not to the number of times one mistake repeats. Lines that already stand for
+    left-out problems are merged.
+
+    Examples
+    --------
+    >>> rows = [Problem("e.csv", i, "date", f"'2025-13-{i:02d}' is not a date") for i in range(2, 30)]
+    >>> capped = cap_problems(rows, limit=3)
+    >>> [str(p) for p in capped[-2:]]
+    ["e.csv:4: date: '2025-13-04' is not a date", 'e.csv:5: date: ... and 25 more like this']
+    """
+    kept: list[Problem] = []
+    counts: dict[tuple[str, str, str], int] = {}
+    left: dict[tuple[str, str, str], list[int]] = {}  # key -> [first line left out, how many]
+    for p in problems:
+        key = (p.path, p.field, _kind(p))
+        if isinstance(p, _Omitted):
+            n, line = p.count, p.line
+        elif counts.get(key, 0) < limit:
+            counts[key] = counts.get(key, 0) + 1
+            kept.append(p)
+            continue
+        else:
+            n, line = 1, p.line
+        if key in left:
+            left[key][0] = min(left[key][0], line)
+            left[key][1] += n
+        else:
+            left[key] = [line, n]
+    kept += [_omitted(path, line, field, kind, n) for (path, field, kind), (line, n) in left.items()]
+    return kept
 
 
 class InputError(ForecastError):
@@ -70,9 +136,13 @@ class InputError(ForecastError):
         problems = list(problems)
         # file by file, in the order the files were read (the scenario before its log), then by line
         order = {path: i for i, path in reversed(list(enumerate(p.path for p in problems)))}
-        self.problems: list[Problem] = sorted(
-            set(problems), key=lambda p: (order[p.path], p.line, p.field, p.message)
-        )
+
+        def key(p: Problem) -> tuple:
+            return (order[p.path], p.line, isinstance(p, _Omitted), p.field, p.message)
+
+        unique = sorted(dict.fromkeys(problems), key=key)  # (dict: the first of equal problems stays)
+        # one mistake repeated 100,000 times is listed MAX_ALIKE times and counted once
+        self.problems: list[Problem] = sorted(cap_problems(unique), key=key)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -91,10 +161,17 @@ class Problems:
         self.path = path
         self.items: list[Problem] = []
 
-    def add(self, line: int | None, field: str, message: str) -> None:
-        """Record a problem at ``line`` of this file."""
-        # one problem, one line: a message never spans lines
-        self.items.append(Problem(self.path, int(line or 1), field, " ".join(str(message).splitlines())))
+    def add(self, line: int | None, field: str, message: str, kind: str = "") -> None:
+        """Record a problem at ``line`` of this file.
+
+        ``kind`` names the kind of problem when messages of one kind differ by more than
+        their quoted values and numbers (see :func:`cap_problems`).
+        """
+        # one problem, one line: a message never spans lines, nor runs to megabytes
+        text = " ".join(str(message).splitlines())
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE // 2] + f" …({len(text) - MAX_MESSAGE + 200:,} characters left out)… " + text[-(MAX_MESSAGE // 2 - 200):]
+        self.items.append(Problem(self.path, int(line or 1), str(field)[:200], text, kind))
 
     def extend(self, problems: Iterable[Problem]) -> None:
         """Record problems found elsewhere (possibly in other files)."""
@@ -140,8 +217,13 @@ def whole_number_problem(value: object, low: int) -> str | None:
     True
     """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return None if value >= low else f"{int(value)} must be a whole number >= {low}"
+        return None if int(value) >= low else f"{int(value)} must be a whole number >= {low}"
     return f"{value!r} must be a whole number >= {low}"
+
+
+#: ``nearest`` compares a name with at most this many candidates, and names of at most this length.
+MAX_NEAREST = 1000
+MAX_NEAREST_LENGTH = 200
 
 
 def nearest(name: str, valid: Iterable[str]) -> str:
@@ -152,5 +234,12 @@ def nearest(name: str, valid: Iterable[str]) -> str:
     >>> nearest("parnets", ["parents", "prior"])
     " (did you mean 'parents'?)"
     """
-    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    name = str(name)
+    if len(name) > MAX_NEAREST_LENGTH:
+        return ""
+    candidates = [str(v) for v in valid]
+    if len(candidates) > MAX_NEAREST:
+        # bounded work: among many candidates, only those of about the same length and start
+        candidates = [v for v in candidates if abs(len(v) - len(name)) <= 2 and v[:1] == name[:1]][:MAX_NEAREST]
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""

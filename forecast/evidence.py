@@ -15,7 +15,6 @@ import csv
 import io
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _files
 from .errors import InputError, LookupForecastError, Problem, Problems, nearest
 from .grading import Grading
 from .scenario import Scenario, format_given, parse_given
@@ -667,47 +667,76 @@ def append_entry(path: str | Path, entry: Mapping[str, Any], scenario: Scenario)
     outcome, grading ...). The new file is written beside the old one, flushed to disk
     and renamed over it, so a failure at any point leaves the old log intact.
 
+    Concurrent appends are serialised: the whole read-validate-write-rename runs under
+    an exclusive lock (``fcntl.flock`` on ``.NAME.lock`` beside the log, removed by its
+    last holder), and the log is read only once the lock is held. So ``N`` concurrent
+    appends of distinct ids leave ``N`` new entries, and of appends of one id exactly
+    one succeeds. A symlink is followed (the file it points to is replaced; the link
+    stays a link); a log with more than one hard link is refused, since replacing it
+    would leave the other names with the old log. On a file system without locks the
+    append is refused (see ``docs/guarantees.md``).
+
     Returns
     -------
     EvidenceLog
         The log with the new entry.
     """
     path = Path(path)
-    log = load_evidence(path, scenario)
-    original = path.read_bytes()
-    # the line the new row will take (after a line end added to an unterminated last line)
-    line_ends = _line_ends(original)
-    next_line = len(line_ends) + (1 if original.endswith((b"\n", b"\r")) else 2)
-    updated = log.with_entries([entry], scenario, first_line=next_line)
-    first = re.split(r"\r\n|\r|\n", original.decode("utf-8-sig"), maxsplit=1)[0]
-    header = [h.strip() for h in next(csv.reader([first]))]
-    missing = [k for k, v in entry.items() if k not in header and _cell(v) != ""]
-    if missing:
-        raise InputError([Problem(str(path), 1, k, "the log has no such column; add it to the header first") for k in missing])
-    buffer = io.StringIO()
-    # keep the file's line ends (those of its first line): \n, \r\n or a lone \r
-    end = int(line_ends[0]) if len(line_ends) else -1
-    newline = "\n"
-    if end >= 0 and original[end:end + 1] == b"\r":
-        newline = "\r"
-    elif end > 0 and original[end - 1:end] == b"\r":
-        newline = "\r\n"
-    csv.writer(buffer, lineterminator=newline).writerow([_cell(entry.get(c, "")) for c in header])
-    tail = b"" if original.endswith((b"\n", b"\r")) or not original else newline.encode()
-    _write_atomically(path, original + tail + buffer.getvalue().encode("utf-8"))
+    real = _files.follow(path)
+    if not real.exists():
+        load_evidence(path, scenario)  # says what is wrong: no such file, a broken link ...
+    with _files.locked(real, shown=str(path)):
+        _check_appendable(path, real)
+        _files.remove_stale_temps(real)  # of appends killed mid-write: no live writer owns one now
+        before = os.stat(real)
+        log = load_evidence(path, scenario)
+        original = real.read_bytes()
+        after = os.stat(real)
+        if len(original) != before.st_size or _identity(before) != _identity(after):
+            raise InputError([Problem(str(path), 1, "file", "changed while it was being read, by a program that "
+                                      "does not take the log's lock; nothing was appended, try again")])
+        # the line the new row will take (after a line end added to an unterminated last line)
+        line_ends = _line_ends(original)
+        next_line = len(line_ends) + (1 if original.endswith((b"\n", b"\r")) else 2)
+        updated = log.with_entries([entry], scenario, first_line=next_line)
+        first = re.split(r"\r\n|\r|\n", original.decode("utf-8-sig"), maxsplit=1)[0]
+        header = [h.strip() for h in next(csv.reader([first]))]
+        missing = [k for k, v in entry.items() if k not in header and _cell(v) != ""]
+        if missing:
+            raise InputError([Problem(str(path), 1, k, "the log has no such column; add it to the header first")
+                              for k in missing])
+        buffer = io.StringIO()
+        # keep the file's line ends (those of its first line): \n, \r\n or a lone \r
+        end = int(line_ends[0]) if len(line_ends) else -1
+        newline = "\n"
+        if end >= 0 and original[end:end + 1] == b"\r":
+            newline = "\r"
+        elif end > 0 and original[end - 1:end] == b"\r":
+            newline = "\r\n"
+        csv.writer(buffer, lineterminator=newline).writerow([_cell(entry.get(c, "")) for c in header])
+        tail = b"" if original.endswith((b"\n", b"\r")) or not original else newline.encode()
+        _write_atomically(real, original + tail + buffer.getvalue().encode("utf-8"))
     return updated
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _check_appendable(path: Path, real: Path) -> None:
+    """Refuse a log that an append (a new file renamed over the old) would not update in place."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        stat = os.stat(real)
+    except OSError as exc:
+        raise InputError([Problem(str(path), 1, "file", f"cannot read it ({exc.strerror})")]) from None
+    if not S_ISREG(stat.st_mode):
+        raise InputError([Problem(str(path), 1, "file", "is not a regular file; an append writes a new log "
+                                  "beside the old one and renames it into place, so the log must be a file")])
+    if stat.st_nlink > 1:
+        raise InputError([Problem(str(path), 1, "file", f"has {stat.st_nlink} hard links (names); an append "
+                                  "replaces the file with a new one, which would leave the other names with the old "
+                                  "log; append to a file with one name (copy it, or use a symlink instead)")])
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    _files.write_atomically(path, content)

@@ -1,65 +1,101 @@
-"""The Bayesian model: one PyMC model for every branch of a scenario.
+"""The Bayesian model: one PyMC model for every branch of a scenario, read off the compiled design.
+
+The model reads only the :class:`~forecast.design.Design` (:func:`forecast.design.compile_design`):
+which entries stand at the as-of date, their weights (grading weight times echo discount),
+claims and ``tau``, which branches each applies to, the replay's dates, resolutions and
+hazards. Nothing here works out what an evidence entry means.
 
 Generative story
 ----------------
-Each branch ``b`` of an event with ``K`` outcomes has a latent state ``x_b`` (the
-logit of its first outcome, or the ``K - 1`` log-ratios against the last), followed
-over a grid of *ticks*: the start, every evidence and resolution date, the as-of date,
-and a new tick after every observation within a date (so entries of one date keep
-their file order, as in the exact update).
+Each branch ``b`` of an event with ``K`` outcomes has a latent state ``x_b`` (the logit of
+its first outcome, or the ``K - 1`` log-ratios against the last), followed over a grid
+of *ticks*: the replay's dates, and a new tick after every observation within a date (so
+the entries of one date keep their file order, as in the exact filter).
 
-1. **Prior.** ``x_b(start) ~ N(prior.mean, prior.cov)``, the same matched prior as the
-   exact path; a zero-variance prior is a constant, not an error.
-2. **Drift.** A non-centred Gaussian random walk: at the first tick of each date the
-   state moves by ``sqrt(drift_per_day * days) * z``, ``z ~ N(0, 1)``.
-3. **Signals.** An entry with weight ``w``, claimed ratio ``lr`` and ``tau = lr_sd``
-   claims a log-likelihood ratio ``c = ln(lr)``. Its *true* log ratio ``lam`` moves the
-   branch by ``w * lam`` along the favoured outcome; the claim is a measurement of it,
-   ``c ~ D(lam, tau)``.
+1. **Prior.** ``x_b(start) ~ N(m0, S0)`` with ``(m0, S0) = design.prior(b)``: ``m0 = logit p``
+   (the analyst's point), ``S0 = sd**2``. A zero-variance prior is a constant.
+2. **Drift.** ``x_b`` moves by ``N(0, drift_per_day * days)`` per component between ticks
+   (non-centred).
+3. **Signals.** Entry ``e`` claims ``c_e = ln(lr_e)`` for its favoured outcome. Its *true*
+   log ratio ``lam_e`` has a flat (improper) prior, and the claim measures it:
+   ``c_e ~ D(lam_e, tau_e)``. **One** ``lam_e`` per entry, shared by every branch the
+   entry applies to (``design.applies``), so an entry covering several branches moves
+   them together and enters its likelihood once. Each branch it applies to moves by
+   ``w_e * lam_e`` along the favoured outcome (all components by ``-w_e * lam_e`` when it
+   favours the last outcome), ``w_e = design.inputs["weight"]`` (grading weight times
+   echo discount: an echo of a story adds nothing at the default ``echo_correlation`` 1).
 
-   - ``likelihood="normal"``: ``D`` is Normal and ``lam`` has a flat prior, so
-     ``lam | c ~ N(c, tau^2)`` and the branch moves by ``N(w ln lr, (w tau)^2)``:
-     exactly the exact update. The shifts of one tick are then summed in closed form
-     (``mean = sum w c``, ``var = sum (w tau)^2``), so no per-entry parameters exist.
-   - ``likelihood="student"``: ``D`` is Student-t (``nu = 4``) and the true log ratios
-     share a population, ``lam ~ N(0, sigma_ev^2)``, ``sigma_ev ~ LogNormal(0, 0.5)``,
-     learned from the whole log. A claim far in the tail of what the other entries make
-     plausible is read as a misreported ratio: the heavy-tailed error absorbs it, and
-     the branch moves by much less than ``w ln lr`` (see ``tests/test_model.py``). The
-     price of the pooling: ordinary claims are shrunk toward the log's typical strength
-     by about ``sigma_ev^2 / (sigma_ev^2 + tau^2)``, so vague entries count for less.
-4. **Reliability.** ``reliability="fixed"``: ``w`` is the grading weight.
-   ``"learned"``: every named source ``s`` has ``rho_s ~ Beta`` with mean ``g_s`` (the
-   mean grading weight of its entries, clipped to [0.02, 0.98]) and concentration 10,
-   and its entries weigh ``w * rho_s / g_s``. Unnamed entries keep their grading weight.
-5. **Observations.** ``logit(probability) ~ N(logit P_k(x_b), prob_sd^2)`` at the tick
-   of the reading: for two outcomes the Kalman update's likelihood (for more outcomes
-   the exact path linearises it, so the two differ slightly there).
-6. **Resolutions.** An event resolved to ``k`` by the as-of date adds
-   ``log P_k(x_b)`` at its resolution date for the branch its resolved parents select.
-   Its branches are then reported as certain, as in the exact path.
+   - ``likelihood="normal"``: ``D`` is Normal, so ``lam_e | c_e ~ N(c_e, tau_e**2)``
+     and each branch moves by ``N(w ln lr, (w tau)**2)``: the exact filter's signal.
+     Sampled as ``lam_e = c_e + tau_e u_e`` (the flat prior is flat in ``u_e`` too);
+     ``tau_e = 0`` pins ``lam_e = c_e``.
+   - ``likelihood="student"``: ``D`` is Student-t with ``NU = 4`` degrees of freedom
+     (fixed) and scale ``max(tau_e, MIN_TAU)``. There is no population prior: nothing
+     pulls a claim toward zero or toward the other claims. *With no other information
+     about a branch, student equals normal in the mean* (the posterior of ``lam_e`` is
+     the t around its own claim, symmetric), with a wider band (a t4 error has twice
+     the variance). What the heavy tail changes is how a contradiction is shared out:
+     when an observation (or a resolution) disagrees with what the entries imply, the
+     Gaussian model spreads the disagreement over the prior and every entry in
+     proportion to their variances; under the t, moving one entry far from its claim
+     costs little more than moving it a few scales, so an entry far out of line with
+     the rest absorbs most of the disagreement and is down-weighted
+     (:func:`entry_weights` gives each entry's kept share ``E[lam_e] / c_e``).
+4. **Reliability.** ``reliability="fixed"``: ``w_e`` as above. ``"learned"``: every named
+   source ``s`` (of a signal) has a reliability
+   ``rho_s = sigmoid(logit(g_s) + RELIABILITY_SD * eta_s)``, ``eta_s ~ N(0, 1)``
+   (logit-normal, non-centred), ``g_s`` the mean grading weight of its signals (clipped
+   to [0.02, 0.98]); its signals weigh ``w_e * rho_s / g_s``. Unnamed entries keep
+   ``w_e``. (The former ``Beta`` prior with concentration 10 mixed slowly: R-hat 1.013 on
+   one source weight of the bundled example. The logit-normal with sd 0.6 has about the
+   Beta's spread; checked once on 10 seeds of the bundled example, student and learned,
+   1000 tune and 1000 draws: every R-hat <= 1.01 and no divergences.)
+5. **Observations.** ``logit(probability) ~ N(logit P_k(x_b), R)`` at the reading's tick,
+   on every branch the reading applies to, ``R = design.inputs["R"]`` (``prob_sd**2``
+   divided by its echo discount). For two outcomes this is the Kalman step's likelihood.
+   For three or more outcomes the reading is nonlinear in ``x``: the model uses it as
+   it is, the exact filter linearises it at the mean (the two differ slightly there).
+6. **Resolutions.** An event resolved to ``k`` by the as-of date adds ``log P_k(x_b)`` at
+   its resolution date for the branch its resolved parents select; its branches are
+   then reported as certain (exactly 1 and 0), as in the exact path.
 7. **Deadlines.** With ``hazard: constant`` the reported probability is
-   ``1 - (1 - sigmoid(x))**r`` (``forecast.update.hazard_exponents``), draw by draw.
+   ``forecast.update.hazard_probability(p, r)`` with ``r = design.hazard``, as in the
+   exact path; draw by draw for the intervals.
 
-Every input enters as ``pm.Data`` padded to a capacity, and the compiled nutpie model
-is cached per shape in the process: a new as-of date or a new entry reuses it.
+**Reported numbers.** A branch's probability is the Bayes point of its posterior:
+``sigmoid`` of the posterior mean log-odds (``softmax([mean, 0])`` for ``K`` outcomes),
+then the hazard; intervals are posterior quantiles of the probabilities (widened to
+contain the point); the draws behind path and marginal intervals are joint posterior
+draws, so a shared entry moves the branches it covers together, as in the exact path.
 
-Results (``forecast.diagnostics``): the DataTree keeps the state at every date and the
-outcome probabilities at the as-of date; tables take means and quantiles of the draws;
-``r_hat``/``ess_bulk`` are those of each branch's probabilities. The trajectory is the
-model refitted as of each date (what was believed then), reusing the compiled model.
+**Where the Gaussian model and the exact filter differ** (the known bias of the tests):
+the exact filter updates each branch on its own readings only; the joint model lets a
+reading of one branch inform an entry's ``lam_e`` and so the other branches that entry
+covers. They agree exactly when no observation or resolution reads a branch sharing an
+entry with another branch; otherwise they differ by the closed-form gap the tests
+compute (``tests/test_model.py``), and by the linearisation for ``K >= 3`` readings.
+
+Every input enters as ``pm.Data`` padded to a capacity, and the compiled nutpie model is
+cached per structure in the process: a new as-of date or a new entry reuses it.
+
+Results (:mod:`forecast.diagnostics`): the DataTree keeps the state at every date, the
+outcome probabilities at the as-of date, each signal's ``true_log_lr`` and each source's
+``reliability``; ``r_hat``/``ess_bulk`` are those of each branch's probabilities. The
+trajectory is the model refitted as of each date (what was believed then).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
+import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -68,22 +104,24 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from .belief import logit
+from .design import Design, compile_design
 from .diagnostics import PAD_LOGIT, diagnostics, posterior_tree, summaries
-from .evidence import DEFAULT_PROB_SD, EvidenceLog
-from .scenario import Scenario, parse_given
-from .update import hazard_exponents, resolve_dates
+from .errors import ForecastError, whole_number_problem
+from .evidence import EvidenceLog
+from .scenario import Scenario
 
-__all__ = ["FitSettings", "build_model", "fit_forecast", "prepare_inputs"]
+__all__ = ["FitRun", "FitSettings", "ModelFit", "build_model", "entry_weights", "fit", "fit_design",
+           "prepare_inputs"]
 
-NU = 4.0  # Student-t degrees of freedom of the evidence error
-CONCENTRATION = 10.0  # Beta concentration of a learned source reliability
-MIN_TAU = 0.05  # floor of lr_sd under the Student-t error (a zero scale is no distribution)
-_CACHE: dict[tuple, dict[str, Any]] = {}
+NU = 4.0  # Student-t degrees of freedom of the evidence error (fixed)
+MIN_TAU = 0.05  # floor of tau under the Student-t error (a zero scale is no distribution)
+RELIABILITY_SD = 0.6  # logit-scale sd of a learned source reliability around its grading weight
+_CACHE: dict[tuple[str, str, int, int, int, bool], dict[str, object]] = {}
 
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How to fit: the model variant and the sampler's settings."""
+    """How to fit: the model variant and the sampler's settings (validated: bad ones are a ForecastError)."""
 
     likelihood: str = "normal"
     reliability: str = "fixed"
@@ -91,17 +129,33 @@ class FitSettings:
     tune: int = 1000
     chains: int = 2
     seed: int = 0
-    cores: int = 2
+    cores: int | None = None  # None: min(chains, the machine's cores)
     sampler: str = "nutpie"
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if self.likelihood not in ("normal", "student"):
-            raise ValueError(f"likelihood {self.likelihood!r} is not one of normal, student")
-        if self.reliability not in ("fixed", "learned"):
-            raise ValueError(f"reliability {self.reliability!r} is not one of fixed, learned")
-        if self.sampler not in ("nutpie", "pymc"):
-            raise ValueError(f"sampler {self.sampler!r} is not one of nutpie, pymc")
+        choices = {"likelihood": ("normal", "student"), "reliability": ("fixed", "learned"),
+                   "sampler": ("nutpie", "pymc")}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in allowed:
+                raise ForecastError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+        if self.cores is None and whole_number_problem(self.chains, 1) is None:
+            object.__setattr__(self, "cores", min(int(self.chains), os.cpu_count() or 1))
+        for name, low in (("draws", 1), ("tune", 0), ("chains", 1), ("seed", 0), ("cores", 1)):
+            problem = whole_number_problem(getattr(self, name), low)
+            if problem:
+                raise ForecastError(f"{name}: {problem}")
+            object.__setattr__(self, name, int(getattr(self, name)))  # numpy integers become ints
+        if self.seed >= 2**63:
+            raise ForecastError(f"seed: {self.seed!r} must be below 2**63")
+        object.__setattr__(self, "progress", bool(self.progress))
+
+    def as_dict(self) -> dict[str, str | int]:
+        """The settings a fit records (``ModelFit.settings``)."""
+        return {"likelihood": self.likelihood, "reliability": self.reliability, "draws": self.draws,
+                "tune": self.tune, "chains": self.chains, "seed": self.seed, "cores": int(self.cores or 1),
+                "sampler": self.sampler}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -109,27 +163,33 @@ class FitSettings:
 
 @dataclass(eq=False)
 class Inputs:
-    """A scenario and its log as of a date, laid out as the model's data arrays."""
+    """A compiled design laid out as the model's data arrays."""
 
-    scenario: Scenario
-    start: dt.date
-    as_of: dt.date
-    dates: pd.DatetimeIndex  # start, evidence and resolution dates, as-of
-    date_tick: np.ndarray  # the tick that ends each date
+    design: Design
+    date_tick: np.ndarray  # the tick that ends each date of the replay
     comp_branch: np.ndarray  # branch of each state component
     branch_comps: np.ndarray  # (B, Kmax) component of each outcome's log-ratio (C = zero, C+1 = pad)
-    sizes: dict[str, int]  # true sizes: ticks, obs, res, pairs, inc (pair x component), sources
+    sizes: dict[str, int]  # true sizes: ticks, entries, inc, obs, res, sources
     data: dict[str, np.ndarray]  # unpadded arrays
-    entries: pd.DataFrame  # active entries (not retracted), file order
-    entry_weight: np.ndarray
-    entry_tau: np.ndarray
-    pair_entry: np.ndarray  # student: entry of each signal pair
-    pair_branch: np.ndarray  # student: branch of each signal pair
-    sources: list[str]
-    n_evidence: np.ndarray
-    resolved: np.ndarray  # (B,) resolved outcome index or -1
-    hazard: np.ndarray  # (B, n_dates) exponents
-    structure: tuple = ()  # what the compiled model depends on besides the data
+    active: np.ndarray  # positions (into design.rows) of the entries standing at the as-of date
+    signals: np.ndarray  # positions of the active signals, in the model's entry order
+    sources: list[str]  # learned reliability: the named sources, in slot order
+    n_evidence: np.ndarray  # (B,) entries applied to each branch
+    resolved: np.ndarray  # (B,) resolved outcome at the as-of date, or -1
+    hazard: np.ndarray  # (B, n_dates) hazard exponents (1 = none)
+    structure: tuple[str, str, int, int, int, bool] = ("normal", "fixed", 0, 0, 2, True)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.design.scenario
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return self.design.dates
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.design.as_of
 
 
 def _capacity(n: int, floor: int = 16) -> int:
@@ -137,18 +197,13 @@ def _capacity(n: int, floor: int = 16) -> int:
     return max(floor, 1 << int(np.ceil(np.log2(1.25 * n + 2))))
 
 
-def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | None,
-                   likelihood: str = "normal", reliability: str = "fixed") -> Inputs:
-    """Lay out the scenario and the log as of ``as_of`` as the model's data arrays."""
-    start, as_of_date = resolve_dates(scenario, log, as_of)
-    frame = log.frame[log.frame["date"] <= pd.Timestamp(as_of_date)]
-    retractions = frame[frame["kind"] == "retraction"]
-    entries = frame[(frame["kind"] != "retraction") & ~frame["id"].isin(set(retractions["retracts"]))]
-    entries = entries.reset_index(drop=True)
-    origin = np.datetime64(start, "D")
-    day = (entries["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
-    is_obs = (entries["kind"] == "observation").to_numpy()
-    n = len(entries)
+def prepare_inputs(design: Design, likelihood: str = "normal", reliability: str = "fixed") -> Inputs:
+    """Lay out a compiled design as the model's data arrays (see the module's docstring)."""
+    scenario = design.scenario
+    inputs = design.inputs
+    active_mask = np.isnan(design.retracted_day)  # retracted by the as-of date: out of the whole replay
+    active = np.flatnonzero(active_mask)
+    is_obs = inputs["is_obs"]
 
     # ---- branches and state components
     dims = np.array([scenario.event(b.event).dim for b in scenario.branches])
@@ -159,137 +214,127 @@ def prepare_inputs(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
     for b in range(B):
         branch_comps[b, : dims[b]] = offset[b] + np.arange(dims[b])
         branch_comps[b, dims[b]] = C
-    multi = np.flatnonzero(dims > 1)
-    multi_of = np.full(B, -1)
-    multi_of[multi] = np.arange(len(multi))
-    Bm = max(len(multi), 1)
 
-    # ---- dates and ticks (a new tick after every observation within a date)
-    snap = {0, (np.datetime64(as_of_date, "D") - origin).astype(np.int64), *day.tolist()}
-    resolved = np.full(B, -1)
-    res_rows = []
-    for event in scenario.events:
-        if event.resolution and event.resolution.date <= as_of_date:
-            k = event.outcomes.index(event.resolution.outcome)
-            for branch in scenario.branches_of(event.id):
-                resolved[branch.index] = k
-            r_day = max(0, int((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64)))
-            snap.add(r_day)
-            res_rows.append((event, k, r_day))
-    snap_days = np.array(sorted(snap), dtype=np.int64)
-    order = np.lexsort((np.arange(n), day))
-    obs_before = np.cumsum(is_obs[order]) - is_obs[order]
+    # ---- ticks: the replay's dates, and a new tick after every observation within a date
+    day = design.day[active]
+    n = len(active)
+    order = np.lexsort((active, day))  # date order, ties in file order
+    obs_now = is_obs[active][order].astype(np.int64)
+    obs_before = np.cumsum(obs_now) - obs_now
     first = np.searchsorted(day[order], day[order], side="left")
     sub = np.empty(n, dtype=np.int64)
     sub[order] = obs_before - obs_before[first] if n else obs_before
     stride = n + 1
+    snap_days = design.snap_days
     keys = np.unique(np.concatenate([day * stride + sub, snap_days * stride]))
-    tick_of = np.searchsorted(keys, day * stride + sub)
+    tick_of = np.full(len(design.rows), -1, dtype=np.int64)
+    tick_of[active] = np.searchsorted(keys, day * stride + sub)
     tick_day = keys // stride
     T = len(keys)
-    gap = np.diff(tick_day, prepend=0).astype(float)
+    gap = np.maximum(np.diff(tick_day, prepend=min(0, int(tick_day[0]))), 0).astype(float)
     date_tick = np.searchsorted(tick_day, snap_days, side="right") - 1
 
-    # ---- signals: weights, sources, per tick sums (normal) or per pair (student)
-    weights, taus = _grading(scenario, entries)
-    pair_e, pair_b = _pairs(scenario, entries)
-    n_ev = np.bincount(pair_b, minlength=B)
-    sig = ~is_obs[pair_e]
-    sources: list[str] = []
-    source_of = np.full(n, -1)
-    if reliability == "learned":
-        named = entries["source"].to_numpy(dtype=str)
-        used = np.zeros(n, bool)
-        used[pair_e[sig]] = True
-        sources = sorted(set(named[used & (named != "")]))
-        lookup = {s: i for i, s in enumerate(sources)}
-        source_of = np.array([lookup.get(s, -1) if u else -1 for s, u in zip(named, used, strict=True)], dtype=np.int64)
-    S = len(sources)
-    g = np.array([np.clip(weights[source_of == s].mean(), 0.02, 0.98) for s in range(S)])
-    base = weights / np.where(source_of >= 0, g[np.maximum(source_of, 0)] if S else 1.0, 1.0)
-    slot = np.where(source_of >= 0, source_of, S)  # slot S: a fixed weight
+    # ---- signals: one true log ratio per entry, and where it enters (tick, component, sign)
+    signals = active[~is_obs[active]]
+    entry_of = np.full(len(design.rows), -1, dtype=np.int64)
+    entry_of[signals] = np.arange(len(signals))
+    inc_entry: list[np.ndarray] = []
+    inc_flat: list[np.ndarray] = []
+    inc_sign: list[np.ndarray] = []
+    obs_pairs: list[tuple[np.ndarray, int]] = []
+    n_evidence = np.zeros(B, dtype=np.int64)
+    for b in range(B):
+        rows = design.applies[b]
+        rows = rows[active_mask[rows]]
+        n_evidence[b] = len(rows)
+        sig = rows[~is_obs[rows]]
+        k = inputs["k"][sig]
+        inner = k < dims[b]
+        for comp_rows, comps, sign in ((sig[inner], offset[b] + k[inner], 1.0),
+                                       *((sig[~inner], np.full(int((~inner).sum()), offset[b] + j), -1.0)
+                                         for j in range(dims[b]))):
+            inc_entry.append(entry_of[comp_rows])
+            inc_flat.append(tick_of[comp_rows] * C + comps)
+            inc_sign.append(np.full(len(comp_rows), sign))
+        obs = rows[is_obs[rows]]
+        obs = obs[np.isfinite(inputs["R"][obs])]  # an echoed reading of weight 0 reads nothing
+        obs_pairs.append((obs, b))
 
-    ev_outcome = {e.id: {o: i for i, o in enumerate(e.outcomes)} for e in scenario.events}
-    k_fav = np.array([ev_outcome[e].get(f, 0) for e, f in zip(entries["event"], entries["favours"], strict=True)],
-                     dtype=np.int64)
-    lnlr = np.log(np.nan_to_num(entries["lr"].to_numpy(dtype=float), nan=1.0))
-    sp_e, sp_b = pair_e[sig], pair_b[sig]
-    last = k_fav[sp_e] >= dims[sp_b]  # favours the last outcome: -1 along every component
-    src_mean = np.zeros((S + 1, T, C))
-    src_var = np.zeros((S + 1, T, C))
-    src_var_m = np.zeros((S + 1, T, Bm))
-    inc_pair, inc_comp, inc_sign = [], [], []
-    for j, (e, b, is_last) in enumerate(zip(sp_e, sp_b, last, strict=True)):
-        comps = offset[b] + np.arange(dims[b]) if is_last else np.array([offset[b] + k_fav[e]])
-        sign = -1.0 if is_last else 1.0
-        t, s_ = tick_of[e], slot[e]
-        src_mean[s_, t, comps] += sign * base[e] * lnlr[e]
-        if dims[b] > 1 and is_last:
-            src_var_m[s_, t, multi_of[b]] += (base[e] * taus[e]) ** 2
-        else:
-            src_var[s_, t, comps] += (base[e] * taus[e]) ** 2
-        inc_pair += [j] * len(comps)
-        inc_comp += comps.tolist()
-        inc_sign += [sign] * len(comps)
-    if likelihood == "student":  # signals enter one by one, not as sums
-        src_mean[:], src_var[:], src_var_m[:] = 0.0, 0.0, 0.0
-    drift = scenario.settings.drift_per_day * gap
-    data: dict[str, np.ndarray] = {
-        "prior_mean": np.concatenate([scenario.event(b.event).priors[b.given].mean for b in scenario.branches]),
-        "prior_chol": _block_chol(scenario),
-        "step_mean": src_mean[S],
-        "step_var": src_var[S] + drift[:, None],  # drift moves every component independently
-        "common_var": src_var_m[S],
-        "common_to_comp": np.zeros((Bm, C)),
-    }
-    for b in multi.tolist():
-        data["common_to_comp"][multi_of[b], offset[b]: offset[b] + dims[b]] = 1.0
-    if reliability == "learned":
-        data.update(src_mean=src_mean[:S], src_var=src_var[:S], src_var_common=src_var_m[:S],
-                    rel_alpha=g * CONCENTRATION, rel_beta=(1 - g) * CONCENTRATION)
+    claim_tau = inputs["tau"][signals]
     if likelihood == "student":
-        inc_pair_a = np.array(inc_pair, dtype=np.int64)
-        data.update(pair_claim=lnlr[sp_e], pair_tau=np.maximum(taus[sp_e], MIN_TAU), pair_base=base[sp_e],
-                    pair_source=slot[sp_e], pair_mask=np.ones(len(sp_e)), inc_pair=inc_pair_a,
-                    inc_flat=tick_of[sp_e][inc_pair_a] * C + np.array(inc_comp, dtype=np.int64),
-                    inc_sign=np.array(inc_sign))
+        claim_tau = np.maximum(claim_tau, MIN_TAU)
+    weight = inputs["weight"][signals].astype(float)
+    sources: list[str] = []
+    slot = np.zeros(len(signals), dtype=np.int64)
+    data: dict[str, np.ndarray] = {}
+    if reliability == "learned":
+        named = design.entries["source"].to_numpy(dtype=str)[signals]
+        sources = sorted(set(named[named != ""]))
+        lookup = {s: i for i, s in enumerate(sources)}
+        slot = np.array([lookup.get(s, len(sources)) for s in named], dtype=np.int64)
+        grade = inputs["grade_weight"][signals]
+        g = np.array([np.clip(grade[slot == s].mean(), 0.02, 0.98) for s in range(len(sources))])
+        weight = weight / np.append(g, 1.0)[slot]  # a source's signals weigh w * rho_s / g_s
+        data["rel_mu"] = logit(g) if len(sources) else np.zeros(0)
+    S = len(sources)
+
+    data.update({
+        "prior_mean": np.concatenate([design.prior(b)[0] for b in range(B)]),
+        "prior_chol": _block_chol(design),
+        "step_sd": np.repeat(np.sqrt(design.drift * gap)[:, None], C, axis=1),
+        "claim_log_lr": inputs["log_lr"][signals],
+        "claim_tau": claim_tau,
+        "claim_weight": weight,
+        "claim_source": slot,
+        "claim_mask": np.ones(len(signals)),
+        "inc_entry": np.concatenate(inc_entry),
+        "inc_flat": np.concatenate(inc_flat),
+        "inc_sign": np.concatenate(inc_sign),
+    })
 
     # ---- observations and resolutions: flat indices into the (tick, outcome) log-ratios
-    op_e, op_b = pair_e[~sig], pair_b[~sig]
-    prob = entries["probability"].to_numpy(dtype=float)[op_e]
-    prob_sd = np.nan_to_num(entries["prob_sd"].to_numpy(dtype=float)[op_e], nan=DEFAULT_PROB_SD)
+    op_e = np.concatenate([o for o, _ in obs_pairs]).astype(np.int64)
+    op_b = np.concatenate([np.full(len(o), b) for o, b in obs_pairs]).astype(np.int64)
+    resolved_now = design.resolved[:, -1]
     found: list[tuple[int, int, int]] = []  # (branch, tick, outcome) of each resolution as data
-    for event, k, r_day in res_rows:
-        for branch in scenario.branches_of(event.id):
-            # the branch the resolved parents select (all parents resolved by then)
-            if all(resolved[scenario.branches_of(p)[0].index] == scenario.event(p).outcomes.index(o)
+    for event in scenario.events:
+        branches = scenario.branches_of(event.id)
+        k = int(resolved_now[branches[0].index])
+        if k < 0:
+            continue
+        for branch in branches:
+            # the branch the resolved parents select (all parents resolved by the as-of date)
+            if all(resolved_now[scenario.branches_of(p)[0].index] == scenario.event(p).outcomes.index(o)
                    for p, o in branch.given):
-                found.append((branch.index, int(date_tick[int(np.searchsorted(snap_days, r_day))]), k))
+                t_res = int(np.argmax(design.resolved[branch.index] >= 0))
+                found.append((branch.index, int(date_tick[t_res]), k))
     res_b, res_t, res_k = np.array(found, dtype=np.int64).reshape(-1, 3).T
-    if kmax == 2:  # every event has two outcomes: the reading is +x or -x
-        data.update(obs_flat=tick_of[op_e] * C + branch_comps[op_b, 0], obs_sign=np.where(k_fav[op_e] == 0, 1.0, -1.0),
+    obs_k = inputs["k"][op_e]
+    if kmax == 2:  # every event has two outcomes: a reading is +x or -x
+        data.update(obs_flat=tick_of[op_e] * C + branch_comps[op_b, 0], obs_sign=np.where(obs_k == 0, 1.0, -1.0),
                     res_flat=res_t * C + branch_comps[res_b, 0], res_sign=np.where(res_k == 0, 1.0, -1.0))
     else:
-        data.update(obs_flat=tick_of[op_e][:, None] * (C + 2) + branch_comps[op_b], obs_k=k_fav[op_e],
+        data.update(obs_flat=tick_of[op_e][:, None] * (C + 2) + branch_comps[op_b], obs_k=obs_k,
                     res_flat=res_t[:, None] * (C + 2) + branch_comps[res_b], res_k=res_k)
-    data.update(obs_y=logit(prob), obs_sd=prob_sd, obs_mask=np.ones(len(op_e)), res_mask=np.ones(len(res_b)))
+    data.update(obs_y=inputs["y"][op_e], obs_sd=np.sqrt(inputs["R"][op_e]), obs_mask=np.ones(len(op_e)),
+                res_mask=np.ones(len(res_b)))
 
-    sizes = {"ticks": T, "obs": len(op_e), "res": len(res_b), "pairs": len(sp_e), "inc": len(inc_pair), "sources": S}
-    dates = pd.DatetimeIndex(origin + snap_days.astype("timedelta64[D]"))
+    sizes = {"ticks": T, "entries": len(signals), "inc": len(data["inc_entry"]), "obs": len(op_e),
+             "res": len(res_b), "sources": S}
     diagonal = bool(np.allclose(data["prior_chol"], np.diag(np.diag(data["prior_chol"]))))
     if diagonal:
         data["prior_sd"] = np.diag(data.pop("prior_chol")).copy()
-    structure = (likelihood, reliability, C, B, len(multi), kmax, diagonal)
-    return Inputs(scenario, start, as_of_date, dates, date_tick, comp_branch, branch_comps, sizes, data, entries,
-                  weights, taus, sp_e, sp_b, sources, n_ev, resolved, hazard_exponents(scenario, start, snap_days), structure)
+    hazard = design.hazard if design.hazard is not None else np.ones((B, len(snap_days)))
+    structure = (likelihood, reliability, C, B, kmax, diagonal)
+    return Inputs(design, date_tick, comp_branch, branch_comps, sizes, data, active, signals, sources, n_evidence,
+                  resolved_now.astype(np.int64), hazard, structure)
 
 
-def _block_chol(scenario: Scenario) -> np.ndarray:
+def _block_chol(design: Design) -> np.ndarray:
     """Block-diagonal square root of every branch's prior covariance (zero variance allowed)."""
     blocks = []
-    for b in scenario.branches:
-        cov = scenario.event(b.event).priors[b.given].cov
-        vals, vecs = np.linalg.eigh(cov)
+    for b in range(len(design.scenario.branches)):
+        vals, vecs = np.linalg.eigh(design.prior(b)[1])
         blocks.append(vecs * np.sqrt(np.maximum(vals, 0.0)))
     size = sum(len(x) for x in blocks)
     out = np.zeros((size, size))
@@ -300,9 +345,8 @@ def _block_chol(scenario: Scenario) -> np.ndarray:
     return out
 
 
-_AXIS = {"step_": "ticks", "common_var": "ticks", "obs_": "obs", "res_": "res", "pair_": "pairs", "inc_": "inc",
-         "rel_": "sources"}
-_FILL = {"obs_sd": 1.0, "pair_tau": 1.0, "rel_alpha": 2.0, "rel_beta": 2.0}
+_AXIS = {"step_": "ticks", "claim_": "entries", "inc_": "inc", "obs_": "obs", "res_": "res", "rel_": "sources"}
+_FILL = {"obs_sd": 1.0, "claim_tau": 1.0}
 
 
 def _padded(inputs: Inputs, caps: dict[str, int]) -> dict[str, np.ndarray]:
@@ -310,11 +354,9 @@ def _padded(inputs: Inputs, caps: dict[str, int]) -> dict[str, np.ndarray]:
     out = {}
     for name, value in inputs.data.items():
         value = np.asarray(value)
-        if name.startswith("src_"):  # (S, T, C): pad sources and ticks
-            value = np.pad(value, [(0, caps["sources"] - value.shape[0]), (0, caps["ticks"] - value.shape[1]), (0, 0)])
-        elif name == "pair_source":  # the fixed slot S is the last of rho_full
-            value = np.where(value == inputs.sizes["sources"], caps["sources"], value)
-            value = np.pad(value, (0, caps["pairs"] - len(value)), constant_values=caps["sources"])
+        if name == "claim_source":  # the fixed slot is the last of the reliability vector
+            value = np.where(value >= inputs.sizes["sources"], caps["sources"], value)
+            value = np.pad(value, (0, caps["entries"] - len(value)), constant_values=caps["sources"])
         else:
             axis = next((a for p, a in _AXIS.items() if name.startswith(p)), None)
             if axis is not None:
@@ -324,74 +366,40 @@ def _padded(inputs: Inputs, caps: dict[str, int]) -> dict[str, np.ndarray]:
     return out
 
 
-def _grading(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each entry's grading weight ``w`` and ``tau`` (``lr_sd``, or its grade's default)."""
-    grading = scenario.settings.grading
-    code = entries["reliability"].replace("", "F") + entries["credibility"].replace("", "6")
-    weights = code.map(grading.weight_table()).to_numpy(dtype=float)
-    tau = entries["lr_sd"].fillna(code.map(grading.lr_sd_table())).to_numpy(dtype=float)
-    return weights, tau
-
-
-def _pairs(scenario: Scenario, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(entry, branch) index pairs: every branch each entry applies to, by branch then file order."""
-    keys = (entries["event"] + "|" + entries["given"]).to_numpy(dtype=str)
-    entry_parts, branch_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    for key in dict.fromkeys(keys):
-        event_id, given = key.split("|", 1)
-        want = dict(parse_given(given))
-        rows = np.flatnonzero(keys == key)
-        for b in scenario.branches_of(event_id):
-            if all(dict(b.given).get(p) == o for p, o in want.items()):
-                entry_parts.append(rows)
-                branch_parts.append(np.full(len(rows), b.index))
-    entry, branch = np.concatenate(entry_parts), np.concatenate(branch_parts)
-    order = np.lexsort((entry, branch))
-    return entry[order], branch[order]
-
-
 # --------------------------------------------------------------------------- the model
-
-
-def _safe_sqrt(v):
-    """``sqrt(v)`` with a finite gradient at ``v = 0``."""
-    positive = v > 0
-    return pt.switch(positive, pt.sqrt(pt.switch(positive, v, 1.0)), 0.0)
 
 
 def build_model(inputs: Inputs, caps: dict[str, int]) -> pm.Model:
     """Build the PyMC model of ``inputs``' structure, its data (padded to ``caps``) as ``pm.Data``."""
-    likelihood, reliability, C, _B, n_multi, kmax, diagonal = inputs.structure
-    T, S = caps["ticks"], caps["sources"]
+    likelihood, reliability, C, _B, kmax, diagonal = inputs.structure
+    T, E = caps["ticks"], caps["entries"]
     with pm.Model() as model:
         d = _LazyData(_padded(inputs, caps))
         z0 = pm.Normal("z_prior", 0.0, 1.0, shape=C)
         x0 = d["prior_mean"] + (d["prior_sd"] * z0 if diagonal else pt.dot(d["prior_chol"], z0))
-        z = pm.Normal("z_step", 0.0, 1.0, shape=(T, C))
+        step = d["step_sd"] * pm.Normal("z_drift", 0.0, 1.0, shape=(T, C))
+
+        # each entry's true log ratio lam: a flat prior, sampled in the standardised
+        # coordinate u = (lam - claim) / tau (a shift and a constant scale: still flat)
+        u = pm.Flat("claim_error", shape=E)
+        lam = pm.Deterministic("true_log_lr", d["claim_log_lr"] + d["claim_tau"] * u)
+        mask = d["claim_mask"]
+        if likelihood == "student":  # the claim measures lam with a heavy-tailed error
+            claims = pm.logp(pm.StudentT.dist(nu=NU, mu=lam, sigma=d["claim_tau"]), d["claim_log_lr"])
+        else:  # claim ~ N(lam, tau): in u, N(u | 0, 1) up to the constant -log(tau) (tau = 0 pins lam = claim)
+            claims = pm.logp(pm.Normal.dist(0.0, 1.0), u)
+        padding = pm.logp(pm.Normal.dist(0.0, 1.0), u)  # unused slots: a proper density, no effect
+        pm.Potential("claims", pt.sum(mask * claims + (1.0 - mask) * padding))
+
+        weight = d["claim_weight"]
         if reliability == "learned":
-            rho = pm.Beta("reliability", alpha=d["rel_alpha"], beta=d["rel_beta"], shape=S)
-            rho_full = pt.concatenate([rho, pt.ones(1)])
-            mean = d["step_mean"] + pt.tensordot(rho, d["src_mean"], axes=1)
-            step = mean + _safe_sqrt(d["step_var"] + pt.tensordot(rho**2, d["src_var"], axes=1)) * z
-        else:
-            rho_full = pt.ones(1)
-            step = d["step_mean"] + pt.sqrt(d["step_var"]) * z
-        if n_multi:  # noise shared by all components of a branch: signals for its last outcome
-            common_var = d["common_var"]
-            if reliability == "learned":
-                common_var = common_var + pt.tensordot(rho**2, d["src_var_common"], axes=1)
-            zm = pm.Normal("z_common", 0.0, 1.0, shape=(T, n_multi))
-            step = step + pt.dot(_safe_sqrt(common_var) * zm, d["common_to_comp"])
-        if likelihood == "student":
-            scale = pm.LogNormal("evidence_scale", mu=0.0, sigma=0.5)
-            # centred: the claims inform each true ratio well; padding is N(0, 1), apart from the scale
-            spread = d["pair_mask"] * scale + (1.0 - d["pair_mask"])
-            lam = pm.Normal("true_log_lr", 0.0, spread, shape=caps["pairs"])
-            claims = pm.logp(pm.StudentT.dist(nu=NU, mu=lam, sigma=d["pair_tau"]), d["pair_claim"])
-            pm.Potential("signal_claims", pt.sum(d["pair_mask"] * claims))
-            shift = (d["pair_base"] * rho_full[d["pair_source"]] * lam)[d["inc_pair"]] * d["inc_sign"]
-            step = pt.inc_subtensor(step.flatten()[d["inc_flat"]], shift).reshape((T, C))
+            eta = pm.Normal("reliability_z", 0.0, 1.0, shape=caps["sources"])
+            rho = pm.Deterministic("reliability", pm.math.sigmoid(d["rel_mu"] + RELIABILITY_SD * eta))
+            weight = weight * pt.concatenate([rho, pt.ones(1)])[d["claim_source"]]
+        shift = (weight * lam)[d["inc_entry"]] * d["inc_sign"]
+        step = pt.inc_subtensor(step.flatten()[d["inc_flat"]], shift).reshape((T, C))
         x = pm.Deterministic("x_tick", x0[None, :] + pt.cumsum(step, axis=0))
+
         if kmax == 2:
             reading = d["obs_sign"] * x.flatten()[d["obs_flat"]]
             log_p = -pt.softplus(-d["res_sign"] * x.flatten()[d["res_flat"]])
@@ -422,7 +430,7 @@ class _LazyData(dict):
         return value
 
 
-def _cached(inputs: Inputs, sampler: str, progress: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
+def _cached(inputs: Inputs, sampler: str, progress: bool = False) -> tuple[dict[str, object], dict[str, int]]:
     """Get the model (and compiled nutpie model) of ``inputs``' structure, built once a process.
 
     Capacities grow (to the next power of two above ``1.25 n + 2``) only when the data
@@ -430,10 +438,10 @@ def _cached(inputs: Inputs, sampler: str, progress: bool = False) -> tuple[dict[
     """
     entry = _CACHE.get(inputs.structure)
     need = dict(inputs.sizes)
-    if entry is None or any(need[k] > entry["caps"][k] for k in need):
+    if entry is None or any(need[k] > entry["caps"][k] for k in need):  # type: ignore[index]
         caps = {k: _capacity(v, 4 if k == "sources" else 16) for k, v in need.items()}
         if entry is not None:
-            caps = {k: max(caps[k], entry["caps"][k]) for k in caps}
+            caps = {k: max(caps[k], entry["caps"][k]) for k in caps}  # type: ignore[index]
         caps["sources"] = caps["sources"] if inputs.structure[1] == "learned" else 0
         entry = _CACHE[inputs.structure] = {"model": build_model(inputs, caps), "caps": caps}
     if sampler == "nutpie" and "nutpie" not in entry:
@@ -441,25 +449,23 @@ def _cached(inputs: Inputs, sampler: str, progress: bool = False) -> tuple[dict[
 
         if progress:  # on a terminal: say why nothing moves for a while
             print("forecast: compiling the model (once per process) ...", file=sys.stderr, flush=True)
-
-        keep = ["x_tick"] + (["reliability"] if inputs.structure[1] == "learned" else [])
-        keep += ["true_log_lr", "evidence_scale"] if inputs.structure[0] == "student" else []
+        keep = ["x_tick", "true_log_lr"] + (["reliability"] if inputs.structure[1] == "learned" else [])
         entry["nutpie"] = nutpie.compile_pymc_model(entry["model"], var_names=keep)
-    return entry, entry["caps"]
+    return entry, entry["caps"]  # type: ignore[return-value]
 
 
 def _check_indices(arrays: dict[str, np.ndarray], caps: dict[str, int], C: int) -> None:
-    """Refuse out-of-range indices: the compiled model does not check them (it reads garbage)."""
+    """Refuse out-of-range indices: the compiled model does not check them (it would read garbage)."""
     bounds = {"obs_flat": caps["ticks"] * (C + 2), "res_flat": caps["ticks"] * (C + 2), "inc_flat": caps["ticks"] * C,
-              "inc_pair": caps["pairs"], "pair_source": caps["sources"] + 1}
+              "inc_entry": caps["entries"], "claim_source": caps["sources"] + 1}
     for name, bound in bounds.items():
         if name in arrays and len(arrays[name]) and not (arrays[name].min() >= 0 and arrays[name].max() < bound):
-            raise AssertionError(f"model data {name}: an index is out of range [0, {bound})")
+            raise RuntimeError(f"internal error: model data {name}: an index is out of range [0, {bound})")
 
 
 @contextlib.contextmanager
-def _quiet(progress: bool):
-    """PyMC's and PyTensor's loggers at ERROR unless progress is wanted; warnings silenced."""
+def _quiet(progress: bool) -> Iterator[None]:
+    """PyMC's, PyTensor's and nutpie's loggers at ERROR unless progress is wanted; warnings silenced."""
     loggers = [logging.getLogger(n) for n in ("pymc", "pytensor", "nutpie")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -474,31 +480,31 @@ def _quiet(progress: bool):
 
 
 def sample(inputs: Inputs, settings: FitSettings) -> tuple[xr.DataTree, dict[str, float]]:
-    """Sample the posterior for ``inputs``; return nutpie's/PyMC's DataTree and timings."""
+    """Sample the posterior for ``inputs``; return the sampler's DataTree and timings."""
     timings: dict[str, float] = {}
     with _quiet(settings.progress):
         t0 = time.perf_counter()
         entry, caps = _cached(inputs, settings.sampler, settings.progress)
         timings["compile"] = time.perf_counter() - t0
-        arrays = {k: v for k, v in _padded(inputs, caps).items() if k in entry["model"].data_names}
+        model: pm.Model = entry["model"]  # type: ignore[assignment]
+        arrays = {k: v for k, v in _padded(inputs, caps).items() if k in model.data_names}  # type: ignore[attr-defined]
         _check_indices(arrays, caps, inputs.structure[2])
-        target_accept = 0.9 if inputs.structure[0] == "student" else 0.8  # the hierarchy's scale mixes slower
+        target_accept = 0.9 if inputs.structure[0] == "student" else 0.8  # heavy tails: smaller steps
         t0 = time.perf_counter()
         if settings.sampler == "nutpie":
             import nutpie
 
-            compiled = entry["nutpie"].with_data(**arrays)
+            compiled = entry["nutpie"].with_data(**arrays)  # type: ignore[attr-defined]
             tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                                  cores=settings.cores, seed=settings.seed, progress_bar=settings.progress,
                                  save_warmup=False, target_accept=target_accept)
         else:
-            with entry["model"]:
+            with model:
                 pm.set_data(arrays)
                 tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                                  cores=settings.cores, random_seed=settings.seed, nuts_sampler="pymc",
                                  progressbar=settings.progress, compute_convergence_checks=False,
-                                 target_accept=target_accept,
-                                 quiet=not settings.progress)
+                                 target_accept=target_accept, quiet=not settings.progress)
         timings["sampling"] = time.perf_counter() - t0
         timings["sampling_reported"] = float(tree["posterior"].attrs.get("sampling_time", np.nan))
     return tree, timings
@@ -507,62 +513,154 @@ def sample(inputs: Inputs, settings: FitSettings) -> tuple[xr.DataTree, dict[str
 # --------------------------------------------------------------------------- fitting
 
 
-def fit(scenario: Scenario, evidence: EvidenceLog, as_of=None, settings: FitSettings | None = None):
-    """Fit the model as of a date; return ``(inputs, DataTree, diagnostics, warning, timings)``."""
-    settings = settings or FitSettings(seed=scenario.settings.seed)
-    inputs = prepare_inputs(scenario, evidence, as_of, settings.likelihood, settings.reliability)
+@dataclass(frozen=True, eq=False)
+class FitRun:
+    """One sampler run on a compiled design: what :func:`fit` and the benchmark build on."""
+
+    inputs: Inputs
+    idata: xr.DataTree
+    diagnostics: pd.DataFrame
+    convergence_warning: str | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def fit_design(design: Design, settings: FitSettings) -> FitRun:
+    """Sample the model of a compiled design; the DataTree, diagnostics and warning."""
+    inputs = prepare_inputs(design, settings.likelihood, settings.reliability)
     raw, timings = sample(inputs, settings)
     tree = posterior_tree(inputs, raw, settings)
-    table, warning = diagnostics(tree, scenario)
-    return inputs, tree, table, warning, timings
+    table, warning = diagnostics(tree, design.scenario)
+    return FitRun(inputs, tree, table, warning, timings)
 
 
-def fit_forecast(scenario: Scenario, evidence: EvidenceLog, as_of=None, *, likelihood: str = "normal",
-                 reliability: str = "fixed", draws: int = 1000, tune: int = 1000, chains: int = 2,
-                 seed: int | None = None, progress: bool = False, cores: int | None = None,
-                 sampler: str = "nutpie"):
-    """Forecast by the Bayesian model (see the module docstring).
+@dataclass(frozen=True, eq=False)
+class ModelFit:
+    """The model's result, as :func:`forecast.tables.make_forecast` reads it.
 
-    Returns a :class:`~forecast.tables.Forecast` with ``method="mcmc"``, per-branch
-    ``r_hat`` and ``ess_bulk``, the DataTree as ``.idata`` and ``.convergence_warning``.
-    The trajectory is the model refitted as of each date (lazily, when asked for).
+    Attributes
+    ----------
+    as_of : datetime.date
+    branch_points : list of ndarray
+        Each branch's ``K`` probabilities: the Bayes point of its posterior (see the module).
+    branch_intervals : list of (ndarray, ndarray)
+        Posterior quantiles of each branch's probabilities (containing the point).
+    branch_draws : list of ndarray
+        Each branch's ``(n_keep, K)`` joint posterior draws, thinned to ``settings.draws``
+        of the scenario.
+    n_evidence : ndarray
+        Entries applied to each branch.
+    seed : int
+    idata : xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``constant_data`` (:mod:`forecast.diagnostics`).
+    diagnostics : DataFrame
+        Per branch: ``event``, ``given``, ``r_hat``, ``ess_bulk``.
+    convergence_warning : str or None
+    settings : dict
+        ``likelihood``, ``reliability``, ``draws``, ``tune``, ``chains``, ``seed``, ``cores``, ``sampler``.
+    trajectory : callable
+        Builds the trajectory table (a refit as of each date) when called.
+    """
+
+    as_of: dt.date
+    branch_points: list[np.ndarray]
+    branch_intervals: list[tuple[np.ndarray, np.ndarray]]
+    branch_draws: list[np.ndarray]
+    n_evidence: np.ndarray
+    seed: int
+    idata: xr.DataTree
+    diagnostics: pd.DataFrame
+    convergence_warning: str | None
+    settings: dict[str, str | int]
+    trajectory: Callable[[], pd.DataFrame]
+
+
+TRAJECTORY_COLUMNS = ["date", "event", "given", "outcome", "probability", "lower", "upper", "r_hat", "ess_bulk"]
+
+
+def fit(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str | None = None, *,
+        likelihood: str = "normal", reliability: str = "fixed", draws: int = 1000, tune: int = 1000,
+        chains: int = 2, seed: int | None = None, progress: bool = False, cores: int | None = None,
+        sampler: str = "nutpie") -> ModelFit:
+    """Forecast by the Bayesian model (see the module docstring) as of a date.
+
+    ``seed`` defaults to the scenario's; ``cores`` to ``min(chains, cpu count)``. Bad
+    settings (a negative seed, an unknown likelihood, ...) raise :class:`ForecastError`.
 
     Examples
     --------
     >>> from forecast import load_default
     >>> scenario, evidence = load_default()
-    >>> result = fit_forecast(scenario, evidence, draws=200, tune=200)  # doctest: +SKIP
+    >>> result = fit(scenario, evidence, draws=200, tune=200)  # doctest: +SKIP
     >>> sorted(result.idata["posterior"].dims)  # doctest: +SKIP
-    ['branch', 'chain', 'component', 'date', 'draw', 'outcome']
+    ['branch', 'chain', 'component', 'date', 'draw', 'entry', 'outcome']
     """
-    from .tables import COLUMNS, Forecast
-
-    settings = FitSettings(likelihood, reliability, int(draws), int(tune), int(chains),
-                           int(scenario.settings.seed if seed is None else seed), int(cores or min(chains, 2)),
-                           sampler, bool(progress))
-    inputs, tree, diag, warning, _ = fit(scenario, evidence, as_of, settings)
+    settings = FitSettings(likelihood, reliability, draws, tune, chains, scenario.settings.seed if seed is None else seed,
+                           cores, sampler, bool(progress))
+    design = compile_design(scenario, evidence, as_of)
+    run = fit_design(design, settings)
     level, n_keep = scenario.settings.interval, scenario.settings.draws
-    probs = tree["posterior"]["probability"].values
-    means, draws_, intervals = summaries(inputs, probs, level, n_keep)
+    points, intervals, kept = summaries(run.inputs, run.idata, level, n_keep)
 
     def trajectory() -> pd.DataFrame:
+        quiet = dataclasses.replace(settings, progress=False)
         rows = []
-        for t, date in enumerate(inputs.dates):
-            if t == len(inputs.dates) - 1:
-                at_inputs, at_probs, at_diag = inputs, probs, diag
-            else:
-                quiet = FitSettings(**{**settings.__dict__, "progress": False})
-                at_inputs, at_tree, at_diag, _, _ = fit(scenario, evidence, date.date(), quiet)
-                at_probs = at_tree["posterior"]["probability"].values
-            m, _, iv = summaries(at_inputs, at_probs, level, n_keep)
+        for t, date in enumerate(design.dates):
+            at = run if t == len(design.dates) - 1 else fit_design(compile_design(scenario, evidence, date.date()), quiet)
+            p, iv, _ = summaries(at.inputs, at.idata, level, n_keep)
             for branch in scenario.branches:
                 event = scenario.event(branch.event)
                 for k, outcome in enumerate(event.outcomes):
-                    rows.append((date.date(), event.id, branch.given_text, outcome, m[branch.index][k],
+                    rows.append((date.date(), event.id, branch.given_text, outcome, p[branch.index][k],
                                  iv[branch.index][0][k], iv[branch.index][1][k],
-                                 at_diag["r_hat"].iat[branch.index], at_diag["ess_bulk"].iat[branch.index]))
-        return pd.DataFrame(rows, columns=[*COLUMNS["trajectory"], "r_hat", "ess_bulk"])
+                                 at.diagnostics["r_hat"].iat[branch.index], at.diagnostics["ess_bulk"].iat[branch.index]))
+        return pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)
 
-    return Forecast(scenario, evidence, inputs.as_of, "mcmc", means, draws_, intervals, inputs.n_evidence,
-                    diagnostics=diag, settings=dict(settings.__dict__),
-                    trajectory_source=trajectory, idata=tree, convergence_warning=warning)
+    return ModelFit(design.as_of, points, intervals, kept, run.inputs.n_evidence, settings.seed, run.idata,
+                    run.diagnostics, run.convergence_warning, settings.as_dict(), trajectory)
+
+
+def entry_weights(idata: xr.DataTree) -> pd.DataFrame:
+    """How much of each signal's claim the model believes: one row per signal.
+
+    Columns: ``entry``, ``event``, ``given``, ``claim`` (``ln lr`` for the favoured outcome),
+    ``lr_sd`` (``tau``), ``weight`` (effective), ``true_mean`` and ``true_sd`` (posterior of
+    its true log ratio), ``kept`` (``true_mean / claim``: 1 keeps the claim, 0.2 keeps a
+    fifth of it, i.e. down-weights it by 80 %; NaN for a claim of 0), ``shift_sd``
+    (``(true_mean - claim) / lr_sd``: how far the model moved it, in its own standard
+    deviations; NaN for ``lr_sd`` 0), ``mcse`` (Monte Carlo error of ``true_mean``) and
+    ``r_hat``. With no reading to contradict them, every ``kept`` is 1 up to Monte Carlo
+    error, whatever the likelihood. A small claim (``lr`` near 1) can show a ``kept`` far
+    from 1 for an ordinary correction: read ``shift_sd`` too.
+    """
+    import arviz as az
+
+    post = idata["posterior"]
+    if "true_log_lr" not in post:
+        raise ForecastError("this DataTree holds no true_log_lr (not a forecast.model fit)")
+    lam = post["true_log_lr"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r_hat = az.rhat(lam).values
+        mcse = az.mcse(lam).values
+    ids = lam["entry"].values
+    const = idata["constant_data"].to_dataset().sel(entry=ids)
+    claim = const["claimed_log_lr"].values
+    mean = lam.mean(("chain", "draw")).values
+    tau = const["lr_sd"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kept = np.where(claim != 0, mean / claim, np.nan)
+        shift = np.where(tau > 0, (mean - claim) / tau, np.nan)
+    return pd.DataFrame({
+        "entry": ids.astype(str),
+        "event": const["entry_event"].values.astype(str),
+        "given": const["entry_given"].values.astype(str),
+        "claim": claim,
+        "lr_sd": tau,
+        "weight": const["weight"].values,
+        "true_mean": mean,
+        "true_sd": lam.std(("chain", "draw")).values,
+        "kept": kept,
+        "shift_sd": shift,
+        "mcse": mcse,
+        "r_hat": r_hat,
+    })

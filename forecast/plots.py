@@ -28,6 +28,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from .attribution import contribution_steps
 from .design import compile_design
+from .errors import ForecastError
 from .scenario import format_given, parse_given
 from .tables import Forecast
 
@@ -175,7 +176,7 @@ def plot_tree(result: Forecast, min_probability: float = 0.0, ax: Axes | None = 
     leaves = [it for it in items if it["kind"] in ("leaf", "other")]
     n_rows = len(leaves)
     if n_rows > MAX_TREE_LEAVES:
-        raise ValueError(f"the tree would have {n_rows} leaves, more than {MAX_TREE_LEAVES} can be read; "
+        raise ForecastError(f"the tree would have {n_rows} leaves, more than {MAX_TREE_LEAVES} can be read; "
                          "fold the unlikely paths with min_probability (e.g. min_probability=0.01)")
     dense = n_rows > 36
     font = 6.5 if dense else 7.5
@@ -302,9 +303,9 @@ def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None
         for e in event_ids:
             scenario.event(e)  # raises KeyError naming the nearest event
     if given is not None and len(event_ids) != 1:
-        raise ValueError("given= picks one branch: name one event as well")
+        raise ForecastError("given= picks one branch: name one event as well")
     if ax is not None and len(event_ids) != 1:
-        raise ValueError("ax= draws one event: name it with event=")
+        raise ForecastError("ax= draws one event: name it with event=")
     traj = result.trajectory
     design = compile_design(scenario, result.evidence, result.as_of)
     applied = design.entries

@@ -48,6 +48,35 @@ PRIOR_KEYS = ("p", "sd", "beta", "interval", "probs")
 RESOLUTION_KEYS = ("outcome", "date", "citation")
 DEFAULT_SD = 1.0
 
+# --------------------------------------------------------------------------- limits
+# (data/README.md, "Limits"): past these a scenario is refused with a located message,
+# so that validating it and forecasting from it take bounded time and memory.
+
+#: Bytes of a scenario file.
+MAX_SCENARIO_BYTES = 2 * 1024 * 1024
+#: Events of a scenario; parents and outcomes of one event.
+MAX_EVENTS = 1000
+MAX_PARENTS = 16
+MAX_OUTCOMES = 32
+#: Branches of one event (the product of its parents' numbers of outcomes), and of all events.
+MAX_BRANCHES_PER_EVENT = 8192
+MAX_BRANCHES = 16384
+#: ``settings.draws`` (the seeded draws behind path and marginal bands), and draws times the
+#: branches' outcomes (the draws held in memory at once: 8 bytes each).
+MAX_DRAWS = 100_000
+MAX_DRAW_VALUES = 50_000_000
+#: The largest seed (numpy and the command line take any whole number below 2**63).
+MAX_SEED = 2**63 - 1
+#: Characters of a text field.
+TEXT_LIMITS = {"id": 100, "title": 500, "description": 20_000, "event id": 64, "outcome": 64, "question": 2000,
+               "notes": 20_000, "citation": 2000, "verbal": 64}
+#: Numeric ranges that keep the mathematics finite.
+BETA_RANGE = (1e-3, 1e6)
+INTERVAL_END_RANGE = (1e-9, 1.0 - 1e-9)
+SETTINGS_INTERVAL_RANGE = (0.01, 0.999)
+MAX_WEIGHT = 10.0
+MAX_SPREAD = 100.0
+
 
 # --------------------------------------------------------------------------- objects
 
@@ -159,6 +188,8 @@ class Settings:
     def __post_init__(self) -> None:
         # the draws' seed is checked wherever it comes from (file, --seed, make_forecast(seed=...))
         problem = whole_number_problem(self.seed, 0)
+        if not problem and self.seed > MAX_SEED:
+            problem = f"{self.seed} is more than {MAX_SEED:,} (2**63 - 1)"
         if problem:
             raise ForecastError(f"settings.seed: {problem}")
 
@@ -368,6 +399,31 @@ def _text(node: Node, key: str) -> str:
     return "" if value is None else str(value)
 
 
+def _string(node: Node, key: str, where: str, found: Problems, limit: int) -> str:
+    """A text field: its text as written, or ``""`` with a problem if it is a number, a list ... or too long.
+
+    Unquoted ``yes`` and dates read as their text; a number is refused (``id: 2025`` is an
+    integer to YAML: quote it), so is anything longer than ``limit`` characters.
+    """
+    value = node.get(key)
+    if value is None:
+        return ""
+    at = _line(node, key)
+    if isinstance(value, bool) or isinstance(value, dt.date):
+        value = node.raw.get(key, _raw(value))
+    elif isinstance(value, (int, float)):
+        raw = node.raw.get(key, str(value))[:40]
+        found.add(at, where, f"{raw} is a number; {key} must be text (quote it: {key}: '{raw}')")
+        return ""
+    elif not isinstance(value, str):
+        found.add(at, where, f"expected text, found a {'mapping' if isinstance(value, Mapping) else 'list'}")
+        return ""
+    if len(value) > limit:
+        found.add(at, where, f"is {len(value):,} characters long; at most {limit:,} (see Limits in data/README.md)")
+        return ""
+    return value
+
+
 def _date(value: Any) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -398,12 +454,15 @@ def _build(data: Any, found: Problems) -> Scenario:
         found.add(_line(data), "scenario", "expected a mapping with keys id, title, settings, events")
         found.raise_if_any()
     _unknown_keys(data, TOP_KEYS, "", found)
-    scenario_id = _text(data, "id")
-    if not scenario_id:
+    n_before = len(found)
+    scenario_id = _string(data, "id", "id", found, TEXT_LIMITS["id"])
+    if not scenario_id and len(found) == n_before:
         found.add(data.line, "id", "missing; give the scenario a short id, e.g. id: my-scenario")
-    title = _text(data, "title") or scenario_id
+    title = _string(data, "title", "title", found, TEXT_LIMITS["title"]) or scenario_id
+    _string(data, "description", "description", found, TEXT_LIMITS["description"])
     settings = _settings(data.get("settings"), _line(data, "settings"), found)
-    events = _events(data.get("events"), _line(data, "events"), found)
+    events = _events(data.get("events"), _line(data, "events"), found, settings.start)
+    _draw_limit(settings, events, data, found)
     found.raise_if_any()
     return Scenario(scenario_id, title, settings, events, found.path)
 
@@ -423,8 +482,9 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
         kwargs["start"] = start
     if "interval" in node:
         v = _number(node["interval"])
-        if v is None or not 0 < v < 1:
-            found.add(node.lines["interval"], "settings.interval", f"{node['interval']!r} must be a number in (0, 1), e.g. 0.9")
+        lo, hi = SETTINGS_INTERVAL_RANGE
+        if v is None or not lo <= v <= hi:
+            found.add(node.lines["interval"], "settings.interval", f"{node['interval']!r} must be a number in [{lo}, {hi}], e.g. 0.9")
         else:
             kwargs["interval"] = v
     if "drift_per_day" in node:
@@ -440,17 +500,20 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
                       f"{node['echo_correlation']!r} must be a number in [0, 1] (1: a repeated story adds nothing)")
         else:
             kwargs["echo_correlation"] = v
-    for key, low in (("seed", 0), ("draws", 100)):
+    for key, low, high in (("seed", 0, MAX_SEED), ("draws", 100, MAX_DRAWS)):
         if key in node:
             v = node[key]
             problem = whole_number_problem(v, low)
             if problem:
                 found.add(node.lines[key], f"settings.{key}", problem)
+            elif v > high:
+                found.add(node.lines[key], f"settings.{key}", f"{v} is more than {high:,} (see Limits in data/README.md)")
             else:
                 kwargs[key] = v
     tables: dict[str, dict[str, float]] = {}
     checks: tuple[tuple[str, float | None, tuple[str, ...] | None], ...] = (
         ("weights", 0.0, GRADES), ("lr_sd", 0.0, GRADES), ("verbal", None, None))
+    highs = {"weights": MAX_WEIGHT, "lr_sd": MAX_SPREAD}
     for key, bound, keys in checks:
         table = node.get(key)
         if table is None:
@@ -464,12 +527,13 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
             if keys is not None and name not in keys:
                 found.add(at, where, f"not a grade code A1..F6{nearest(name, keys)}")
                 continue
-            if keys is None and not OUTCOME_PATTERN.match(name):
-                found.add(at, where, "a verbal strength is one word, e.g. very_strong")
+            if keys is None and (not OUTCOME_PATTERN.match(name) or len(name) > TEXT_LIMITS["verbal"]):
+                found.add(at, where, f"a verbal strength is one word of at most {TEXT_LIMITS['verbal']} characters, e.g. very_strong")
                 continue
             v = _number(value)
-            if v is None or (bound is not None and v < bound) or (bound is None and v <= 0):
-                expected = ">= 0" if bound is not None else "> 0 (a likelihood ratio)"
+            high = highs.get(key)
+            if v is None or (bound is not None and v < bound) or (bound is None and v <= 0) or (high is not None and v > high):
+                expected = f"in [0, {high:g}]" if high is not None else "> 0 (a likelihood ratio)"
                 found.add(at, where, f"{value!r} must be a number {expected}")
                 continue
             tables[key][name] = v
@@ -477,9 +541,22 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
     return Settings(**kwargs)
 
 
-def _events(node: Any, line: int, found: Problems) -> tuple[Event, ...]:
+def _draw_limit(settings: Settings, events: Sequence[Event], data: Node, found: Problems) -> None:
+    """``draws`` times the branches' outcomes: the draws behind the bands, held at once."""
+    values = settings.draws * sum(len(e.outcomes) * len(e.priors) for e in events)
+    if values > MAX_DRAW_VALUES:
+        node = data.get("settings")
+        at = node.lines.get("draws", node.line) if isinstance(node, Node) else _line(data, "events")
+        found.add(at, "settings.draws", f"{settings.draws:,} draws of {values // settings.draws:,} branch outcomes are "
+                  f"{values:,} values; at most {MAX_DRAW_VALUES:,} (lower draws; see Limits in data/README.md)")
+
+
+def _events(node: Any, line: int, found: Problems, start: dt.date | None = None) -> tuple[Event, ...]:
     if not isinstance(node, Seq) or not node:
         found.add(line, "events", "expected a non-empty list of events")
+        return ()
+    if len(node) > MAX_EVENTS:
+        found.add(line, "events", f"{len(node):,} events; at most {MAX_EVENTS:,} (see Limits in data/README.md)")
         return ()
     specs: dict[str, Node] = {}
     for i, item in enumerate(node):
@@ -492,8 +569,9 @@ def _events(node: Any, line: int, found: Problems) -> tuple[Event, ...]:
         if not event_id:
             found.add(at, f"events[{i}].id", "missing; every event needs a snake_case id")
             continue
-        if not ID_PATTERN.match(event_id):
-            found.add(item.lines["id"], f"events[{i}].id", f"{event_id!r} is not snake_case (a-z, 0-9, _; starting with a letter)")
+        if not ID_PATTERN.match(event_id) or len(event_id) > TEXT_LIMITS["event id"]:
+            found.add(item.lines["id"], f"events[{i}].id", f"{event_id!r} is not snake_case (a-z, 0-9, _; starting with a letter; "
+                      f"at most {TEXT_LIMITS['event id']} characters)")
             continue
         if event_id in specs:
             found.add(item.lines["id"], f"{event_id}.id", f"duplicate event id (first on line {specs[event_id].lines['id']})")
@@ -502,26 +580,65 @@ def _events(node: Any, line: int, found: Problems) -> tuple[Event, ...]:
     outcomes = {eid: _outcomes(item, eid, found) for eid, item in specs.items()}
     parents = {eid: _parents(item, eid, specs, found) for eid, item in specs.items()}
     order = _dependency_order(list(specs), parents, specs, found)
+    too_many = _branch_limits(order, parents, outcomes, specs, found)
     events = []
     for eid in order:
         item = specs[eid]
-        question = _text(item, "question").strip()
-        if not question:
+        n_before = len(found)
+        question = _string(item, "question", f"{eid}.question", found, TEXT_LIMITS["question"]).strip()
+        if not question and len(found) == n_before:
             found.add(_line(item, "question"), f"{eid}.question", "missing; one resolvable sentence, e.g. 'Russia accepts ... by 2025-04-30.'")
+        if isinstance(item.get("notes"), str):
+            _string(item, "notes", f"{eid}.notes", found, TEXT_LIMITS["notes"])
         deadline = None
         if "deadline" in item:
             deadline = _date(item["deadline"])
             if deadline is None:
-                found.add(item.lines["deadline"], f"{eid}.deadline", f"{item['deadline']!r} is not a date YYYY-MM-DD")
-        hazard = _hazard(item, eid, deadline, outcomes[eid], found)
+                found.add(item.lines["deadline"], f"{eid}.deadline", f"{_shown(item['deadline'])} is not a date YYYY-MM-DD")
+        hazard = _hazard(item, eid, deadline, outcomes[eid], found, start)
         event = Event(eid, question, outcomes[eid], parents[eid], deadline=deadline, hazard=hazard)
-        resolution = _resolution(item, event, found)
-        priors = _priors(item, event, outcomes, found)
+        resolution = _resolution(item, event, found, start)
+        # an event past the limits has too many branches to list: its one problem says so
+        priors = {} if eid in too_many else _priors(item, event, outcomes, found)
         events.append(replace(event, priors=MappingProxyType(priors), resolution=resolution))
     return tuple(events)
 
 
-def _hazard(item: Node, eid: str, deadline: dt.date | None, outcomes: tuple[str, ...], found: Problems) -> str | None:
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, shortened: a message quotes what it found, not megabytes of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _branch_limits(order: Sequence[str], parents: Mapping[str, tuple[str, ...]], outcomes: Mapping[str, tuple[str, ...]],
+                   specs: Mapping[str, Node], found: Problems) -> set[str]:
+    """Check parents and branches against the limits; return the events past them (one problem each).
+
+    Counts only: no branch is listed, so a small file naming many parents fails at once.
+    """
+    too_many: set[str] = set()
+    total = 0
+    for eid in order:
+        at = specs[eid].lines.get("parents", specs[eid].line)
+        n_parents = len(parents[eid])
+        n_branches = math.prod(len(outcomes[p]) for p in parents[eid])
+        if n_parents > MAX_PARENTS:
+            found.add(at, f"{eid}.parents", f"{n_parents} parents; at most {MAX_PARENTS} (see Limits in data/README.md)")
+            too_many.add(eid)
+        elif n_branches > MAX_BRANCHES_PER_EVENT:
+            found.add(at, f"{eid}.parents", f"its parents' outcomes give {n_branches:,} branches; at most "
+                      f"{MAX_BRANCHES_PER_EVENT:,} per event (see Limits in data/README.md)")
+            too_many.add(eid)
+        else:
+            total += n_branches
+    if total > MAX_BRANCHES:
+        found.add(specs[order[0]].line if order else 1, "events",
+                  f"the events have {total:,} branches in all; at most {MAX_BRANCHES:,} (see Limits in data/README.md)")
+    return too_many
+
+
+def _hazard(item: Node, eid: str, deadline: dt.date | None, outcomes: tuple[str, ...], found: Problems,
+            start: dt.date | None = None) -> str | None:
     if item.get("hazard") is None:
         return None
     value, at = _text(item, "hazard"), item.lines["hazard"]
@@ -531,6 +648,9 @@ def _hazard(item: Node, eid: str, deadline: dt.date | None, outcomes: tuple[str,
         found.add(at, f"{eid}.hazard", "a hazard needs a deadline, e.g. deadline: 2025-04-30")
     elif len(outcomes) != 2:
         found.add(at, f"{eid}.hazard", "a hazard needs exactly two outcomes, the first being 'it happens'")
+    elif start is not None and deadline <= start:
+        found.add(item.lines["deadline"], f"{eid}.deadline", f"{deadline} is not after settings.start {start}: a constant "
+                  "hazard needs a window [start, deadline] of at least a day")
     else:
         return value
     return None
@@ -543,14 +663,21 @@ def _outcomes(item: Node, eid: str, found: Problems) -> tuple[str, ...]:
     if not isinstance(value, Seq) or len(value) < 2:
         found.add(at, f"{eid}.outcomes", "expected a list of two or more outcomes, e.g. [yes, no]")
         return ("yes", "no")
-    names = []
+    if len(value) > MAX_OUTCOMES:
+        found.add(at, f"{eid}.outcomes", f"{len(value)} outcomes; at most {MAX_OUTCOMES} (see Limits in data/README.md)")
+        return ("yes", "no")
+    names: list[str] = []
+    seen: set[str] = set()
     for i, v in enumerate(value):
         name = value.raw[i] if isinstance(v, (bool, int, float, dt.date)) or v is None else str(v)
-        if not isinstance(v, (str, bool, int, float)) or not OUTCOME_PATTERN.match(name):
-            found.add(value.lines[i], f"{eid}.outcomes", f"{name!r} is not a valid outcome name (letters, digits, _ . -)")
-        elif name in names:
+        if (not isinstance(v, (str, bool, int, float)) or not OUTCOME_PATTERN.match(name)
+                or len(name) > TEXT_LIMITS["outcome"]):
+            found.add(value.lines[i], f"{eid}.outcomes", f"{_shown(name)} is not a valid outcome name (letters, digits, _ . -; "
+                      f"at most {TEXT_LIMITS['outcome']} characters)")
+        elif name in seen:
             found.add(value.lines[i], f"{eid}.outcomes", f"outcome {name!r} is listed twice")
         names.append(name)
+        seen.add(name)
     return tuple(names)
 
 
@@ -569,7 +696,7 @@ def _parents(item: Node, eid: str, specs: Mapping[str, Node], found: Problems) -
         if p == eid:
             found.add(at, f"{eid}.parents", "an event cannot be its own parent")
         elif p not in specs:
-            found.add(at, f"{eid}.parents", f"undefined event {p!r}{nearest(p, specs)}")
+            found.add(at, f"{eid}.parents", f"undefined event {_shown(p)}{nearest(p, specs)}")
         elif p in parents:
             found.add(at, f"{eid}.parents", f"parent {p!r} is listed twice")
         else:
@@ -579,20 +706,31 @@ def _parents(item: Node, eid: str, specs: Mapping[str, Node], found: Problems) -
 
 def _dependency_order(ids: list[str], parents: Mapping[str, tuple[str, ...]], specs: Mapping[str, Node], found: Problems) -> list[str]:
     """Declared order where it already puts parents first; else a stable topological order."""
+    import heapq
+
+    position = {e: i for i, e in enumerate(ids)}
+    waiting = {e: len(set(parents[e])) for e in ids}  # parents not yet placed
+    children: dict[str, list[str]] = {e: [] for e in ids}
+    for e in ids:
+        for p in set(parents[e]):
+            children[p].append(e)
+    # always the first declared event whose parents are all placed: declared order where it works
+    ready = [position[e] for e in ids if waiting[e] == 0]
+    heapq.heapify(ready)
     order: list[str] = []
-    placed: set[str] = set()
-    remaining = list(ids)
-    while remaining:
-        ready = [e for e in remaining if all(p in placed for p in parents[e])]
-        if not ready:
-            cycle = _find_cycle(remaining, parents)
-            found.add(specs[cycle[0]].lines.get("parents", specs[cycle[0]].line), f"{cycle[0]}.parents",
-                      f"events depend on each other in a cycle: {' -> '.join(cycle + [cycle[0]])}")
-            return order
-        first = ready[0]
+    while ready:
+        first = ids[heapq.heappop(ready)]
         order.append(first)
-        placed.add(first)
-        remaining.remove(first)
+        for child in children[first]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, position[child])
+    if len(order) < len(ids):
+        placed = set(order)
+        remaining = [e for e in ids if e not in placed]
+        cycle = _find_cycle(remaining, parents)
+        found.add(specs[cycle[0]].lines.get("parents", specs[cycle[0]].line), f"{cycle[0]}.parents",
+                  f"events depend on each other in a cycle: {' -> '.join(cycle + [cycle[0]])}")
     return order
 
 
@@ -606,7 +744,7 @@ def _find_cycle(ids: list[str], parents: Mapping[str, tuple[str, ...]]) -> list[
     return seen[seen.index(node):]
 
 
-def _resolution(item: Node, event: Event, found: Problems) -> Resolution | None:
+def _resolution(item: Node, event: Event, found: Problems, start: dt.date | None = None) -> Resolution | None:
     if "resolution" not in item or item["resolution"] is None:
         return None
     node, at, where = item["resolution"], item.lines["resolution"], f"{event.id}.resolution"
@@ -623,7 +761,14 @@ def _resolution(item: Node, event: Event, found: Problems) -> Resolution | None:
     if day is None:
         found.add(_line(node, "date"), where + ".date", "missing or not a date YYYY-MM-DD")
         ok = False
-    return Resolution(outcome, day, _text(node, "citation")) if ok and day else None
+    elif start is not None and day < start:
+        found.add(_line(node, "date"), where + ".date", f"{day} is before settings.start {start}; the priors describe "
+                  "the start, so an event resolved before it belongs out of the scenario (or move start)")
+        ok = False
+    n_before = len(found)
+    citation = _string(node, "citation", where + ".citation", found, TEXT_LIMITS["citation"]) if "citation" in node else ""
+    ok = ok and len(found) == n_before
+    return Resolution(outcome, day, citation) if ok and day else None
 
 
 def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], found: Problems) -> dict:
@@ -641,32 +786,44 @@ def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], f
         return {(): Prior.from_spec(spec, len(event.outcomes))} if spec else {}
     priors: dict[tuple[tuple[str, str], ...], Prior | None] = {}
     expected = {format_given(c): c for c in combos}
+    by_pairs = {frozenset(c): c for c in combos}  # a key's parents in any order: one look-up, not a scan
     for key, value in node.items():
         key_at = node.lines[key]
+        field = f"{where}.{_shown(key, 200)[1:-1] if len(key) > 198 else key}"
         if key in PRIOR_KEYS:
-            found.add(key_at, f"{where}.{key}", f"{event.id} has parents, so give a prior for each branch: {', '.join(expected)}")
+            found.add(key_at, field, f"{event.id} has parents, so give a prior for each branch: {_some(expected)}",
+                      kind="branch prior expected")
             continue
         try:
             pairs = parse_given(key)
         except ValueError as exc:
-            found.add(key_at, f"{where}.{key}", f"{exc}; branch keys look like {next(iter(expected))}")
+            found.add(key_at, field, f"{exc}; branch keys look like {next(iter(expected))}", kind="malformed branch key")
             continue
-        canonical = next((c for c in combos if dict(c) == dict(pairs)), None)
+        canonical = by_pairs.get(frozenset(pairs)) if len(pairs) == len(event.parents) else None
         if canonical is None:
-            found.add(key_at, f"{where}.{key}", f"no such branch{nearest(key, expected)}; the branches are {', '.join(expected)}")
+            found.add(key_at, field, f"no such branch{nearest(key, expected)}; the branches are {_some(expected)}",
+                      kind="no such branch")
             continue
         if canonical in priors:
-            found.add(key_at, f"{where}.{key}", "this branch's prior is given twice")
+            found.add(key_at, field, "this branch's prior is given twice")
             continue
-        spec = _check_prior_spec(value, event, found, key_at, f"{where}.{key}")
+        spec = _check_prior_spec(value, event, found, key_at, field)
         if spec:
             priors[canonical] = Prior.from_spec(spec, len(event.outcomes))
         else:
             priors[canonical] = None
     for text, combo in expected.items():
         if combo not in priors:
-            found.add(at, f"{where}", f"missing the prior of branch {event.id} | {text}")
+            found.add(at, f"{where}", f"missing the prior of branch {event.id} | {text}", kind="missing branch prior")
     return {k: v for k, v in priors.items() if v is not None}
+
+
+def _some(names: Mapping[str, Any] | Sequence[str], limit: int = 8) -> str:
+    """The first few of many names, and how many there are: a message stays one short line."""
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names):,} in all)"
 
 
 def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: str) -> dict | None:
@@ -690,8 +847,8 @@ def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: 
         sd = _number(node["sd"])
         if form in ("beta", "interval"):
             found.add(line("sd"), f"{where}.sd", f"the spread is implied by {form}; remove sd")
-        elif sd is None or sd < 0 or sd > 100:
-            found.add(line("sd"), f"{where}.sd", f"{node['sd']!r} must be a number >= 0 (a logit-scale spread, at most 100)")
+        elif sd is None or sd < 0 or sd > MAX_SPREAD:
+            found.add(line("sd"), f"{where}.sd", f"{_shown(node['sd'])} must be a number >= 0 (a logit-scale spread, at most 100)")
         else:
             spec["sd"] = sd
     if form != "probs" and len(event.outcomes) > 2:
@@ -701,17 +858,24 @@ def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: 
     if form == "p":
         p = _number(value)
         if p is None or not 0 < p < 1:
-            found.add(line("p"), f"{where}.p", f"{value!r} must be a probability strictly between 0 and 1")
+            found.add(line("p"), f"{where}.p", f"{_shown(value)} must be a probability strictly between 0 and 1")
         spec["p"] = p
     elif form == "beta":
-        ab = [_number(v) for v in value] if isinstance(value, list) else []
+        ab = [_number(v) for v in value] if isinstance(value, list) and len(value) == 2 else []
+        lo, hi = BETA_RANGE
         if len(ab) != 2 or any(v is None or v <= 0 for v in ab):
-            found.add(line("beta"), f"{where}.beta", f"{value!r} must be two positive numbers [a, b], e.g. [2, 8]")
+            found.add(line("beta"), f"{where}.beta", f"{_shown(value)} must be two positive numbers [a, b], e.g. [2, 8]")
+        elif any(not lo <= v <= hi for v in ab):  # type: ignore[operator]
+            found.add(line("beta"), f"{where}.beta", f"{_shown(value)}: a and b must be in [{lo:g}, {hi:g}] "
+                      "(the range in which the spread is a finite number)")
         spec["beta"] = ab
     elif form == "interval":
-        lohi = [_number(v) for v in value] if isinstance(value, list) else []
+        lohi = [_number(v) for v in value] if isinstance(value, list) and len(value) == 2 else []
+        lo, hi = INTERVAL_END_RANGE
         if len(lohi) != 2 or any(v is None or not 0 < v < 1 for v in lohi) or lohi[0] >= lohi[1]:  # type: ignore[operator]
-            found.add(line("interval"), f"{where}.interval", f"{value!r} must be [lo, hi] with 0 < lo < hi < 1 (a 90% interval)")
+            found.add(line("interval"), f"{where}.interval", f"{_shown(value)} must be [lo, hi] with 0 < lo < hi < 1 (a 90% interval)")
+        elif any(not lo <= v <= hi for v in lohi):  # type: ignore[operator]
+            found.add(line("interval"), f"{where}.interval", f"{_shown(value)}: both ends must be in [{lo:g}, 1 - {1 - hi:.0e}]")
         spec["interval"] = lohi
     else:
         if not isinstance(value, Mapping):
@@ -722,9 +886,9 @@ def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: 
             name = str(name)
             p = _number(v)
             if name not in event.outcomes:
-                found.add(line("probs"), f"{where}.probs.{name}", f"not an outcome of {event.id}{nearest(name, event.outcomes)}")
+                found.add(line("probs"), f"{where}.probs.{_shown(name, 80)}", f"not an outcome of {event.id}{nearest(name, event.outcomes)}")
             elif p is None or not 0 < p < 1:
-                found.add(line("probs"), f"{where}.probs.{name}", f"{v!r} must be a probability strictly between 0 and 1")
+                found.add(line("probs"), f"{where}.probs.{name}", f"{_shown(v)} must be a probability strictly between 0 and 1")
             else:
                 probs[name] = p
         missing = [o for o in event.outcomes if o not in value]

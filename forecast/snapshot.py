@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ForecastError
-from .report import GENERATOR, REPORT_FORMAT, neutralise, read_manifest, read_table
+from .errors import ForecastError, InputError, Problem
+from .report import neutralise, read_tables
 from .tables import format_table
 
 __all__ = ["Snapshot", "SnapshotDiff", "diff_snapshots", "load_snapshot"]
@@ -80,8 +80,19 @@ class Snapshot:
         return f"{self.folder}  as of {self.as_of}  ({self.manifest.get('method', '?')}, {used} entries)"
 
 
-def load_snapshot(folder: str | Path) -> Snapshot:
+#: The tables a snapshot holds (and a comparison reads).
+SNAPSHOT_TABLES = ("branches", "paths", "marginals", "contributions", "states", "evidence")
+
+
+def load_snapshot(folder: str | Path, verify: bool = True) -> Snapshot:
     """Read a report folder as a snapshot; refuse, in words, anything that is not one.
+
+    Every file is first checked against its SHA-256 in ``manifest.json``: a report
+    changed after it was written is refused, naming each file that differs.
+    ``verify=False`` reads it anyway, with a :class:`~forecast.report.ReportWarning`. A
+    write of the folder that was killed mid-swap is recovered first
+    (:func:`forecast.report.recover_report`). Files that cannot be read back end in an
+    :class:`~forecast.errors.InputError` located as ``PATH:LINE: column: message``.
 
     Examples
     --------
@@ -93,19 +104,27 @@ def load_snapshot(folder: str | Path) -> Snapshot:
     '2025-03-31'
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise ForecastError(f"{folder}: no such report folder")
-    manifest = read_manifest(folder)
-    if manifest is None:  # not reached: read_manifest raises unless missing_ok
-        raise ForecastError(f"{folder}: not a report folder (no manifest.json)")
-    if manifest.get("generator") != GENERATOR:
-        raise ForecastError(f"{folder}/manifest.json: not written by {GENERATOR}; not a report folder")
-    if manifest.get("format") != REPORT_FORMAT:
-        raise ForecastError(f"{folder}/manifest.json: report format {manifest.get('format')!r}; this version "
-                            f"reads format {REPORT_FORMAT} (write the report again)")
-    tables = {name: read_table(folder, name) for name in
-              ("branches", "paths", "marginals", "contributions", "states", "evidence")}
+    manifest, tables = read_tables(folder, SNAPSHOT_TABLES, verify)
+    _check_tables(folder, tables)
     return Snapshot(folder, manifest, **tables)
+
+
+def _check_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """What a comparison relies on beyond each file's form: a branch at least, one row per key."""
+    problems = []
+    for name, keys in (("states", None), ("branches", None), ("evidence", ["id"]),
+                       ("contributions", ["entry", "event", "given"])):
+        frame = tables[name]
+        where = str(folder / ("tables/" if name in ("branches", "contributions") else "") / f"{name}.csv")
+        if name in ("states", "branches") and frame.empty:
+            problems.append(Problem(where, 2, "file", "has no rows; a report has at least one branch"))
+        if keys:
+            twice = np.flatnonzero(frame.duplicated(keys).to_numpy())
+            for i in twice[:5]:
+                problems.append(Problem(where, int(i) + 2, keys[0], f"{'/'.join(map(str, frame.iloc[i][keys]))} "
+                                        "appears twice; each is listed once in a report"))
+    if problems:
+        raise InputError(problems)
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,13 +218,16 @@ class SnapshotDiff:
         return f"<SnapshotDiff {self.old.scenario_id}: {self.old.as_of} -> {self.new.as_of}>"
 
 
-def diff_snapshots(old_dir: str | Path, new_dir: str | Path) -> SnapshotDiff:
+def diff_snapshots(old_dir: str | Path, new_dir: str | Path, verify: bool = True) -> SnapshotDiff:
     """Compare two report folders of one scenario.
 
     Parameters
     ----------
     old_dir, new_dir : path
         Report folders written by ``forecast report`` (or :func:`forecast.report.write_report`).
+    verify : bool
+        Check every file of both against its SHA-256 in ``manifest.json`` (default);
+        ``False`` reads them anyway, with a warning (``forecast diff --no-verify``).
 
     Raises
     ------
@@ -226,7 +248,7 @@ def diff_snapshots(old_dir: str | Path, new_dir: str | Path) -> SnapshotDiff:
     >>> bool(abs(row["change"] - row["explained"]) < 1e-9)
     True
     """
-    old, new = load_snapshot(old_dir), load_snapshot(new_dir)
+    old, new = load_snapshot(old_dir, verify), load_snapshot(new_dir, verify)
     if old.scenario_id != new.scenario_id:
         raise ForecastError(
             f"{old.folder} is a snapshot of scenario {old.scenario_id!r} and {new.folder} of "
@@ -341,6 +363,9 @@ def _reweight_reason(entry: str, row: pd.Series, ev_old: pd.DataFrame, ev_new: p
             return f"entry edited between the snapshots ({', '.join(changed)})"
     if row["kind"] == "observation":
         return "re-weighted by earlier entries: its Kalman step met a belief they (or the prior) changed"
+    story = str(ev_new.loc[entry, "story"]) if entry in ev_new.index and "story" in ev_new.columns else ""
+    if story and story != "nan":
+        return f"re-weighted: the echo discount of its story {story!r} changed (a report of it was added or retracted)"
     return "re-weighted: its grading weight or the settings changed"
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .belief import normal_quantile, point_probabilities, sigmoid_interval
-from .errors import ForecastError
+from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog
 from .scenario import Scenario, format_given
 from .update import BeliefHistory, branch_probability_draws, hazard_probability, run_filter
@@ -333,9 +333,7 @@ def _tree_tables(scenario: Scenario, means: list[np.ndarray], draws: list[np.nda
     """Path and marginal tables from branch means and draws, in chunks of paths."""
     n_paths = scenario.n_paths()
     if n_paths > MAX_PATHS:
-        from .errors import ForecastError  # a scenario too large to enumerate is bad input, not a bug
-
-        raise ForecastError(f"{scenario.path}:1: events: {n_paths} paths is more than {MAX_PATHS}; split the scenario")
+        raise InputError([Problem(scenario.path, 1, "events", f"{n_paths} paths is more than {MAX_PATHS}; split the scenario")])
     events = scenario.events
     index = {e.id: i for i, e in enumerate(events)}
     # branch of event i under a path = lookup by the path's parent outcomes
@@ -437,7 +435,7 @@ def format_table(table: pd.DataFrame, fmt: str, digits: int = 4) -> str:
         out = ["  ".join(cell(c, w, r) for c, w, r in zip(shown.columns, widths, right, strict=True)).rstrip()]
         out += ["  ".join(cell(v, w, r) for v, w, r in zip(row, widths, right, strict=True)).rstrip() for row in shown.itertuples(index=False)]
         return "\n".join(out) + "\n"
-    raise ValueError(f"format {fmt!r} is not one of text, csv, markdown, json")
+    raise ForecastError(f"format {fmt!r} is not one of text, csv, markdown, json")
 
 
 def _json_value(v: Any) -> Any:

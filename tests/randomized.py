@@ -3,6 +3,11 @@
 Plain Python and a seeded ``random.Random``: no code from ``forecast``. Each case is a
 scenario dict (the YAML file's structure), a list of evidence rows (dicts of CSV text)
 and an as-of date (or ``None``).
+
+Optionally (on by default) entries carry a ``story`` from a small pool, so that one
+story is often repeated on one event (an echo, discounted by ``settings.echo_correlation``)
+and sometimes told on two events (not an echo); scenarios then sometimes set
+``echo_correlation`` (otherwise its default, 1, applies).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ START = dt.date(2025, 1, 1)
 VERBAL = ("negligible", "weak", "moderate", "strong", "very_strong")
 RELIABILITY = "ABCDEF"
 CREDIBILITY = "123456"
+STORIES = ("us-freeze-threat", "talks-stall")
+ECHO_CORRELATIONS = (0.0, 0.25, 0.5, 0.8, 1.0)
 
 
 def random_prior(rng: random.Random) -> dict[str, Any]:
@@ -33,8 +40,11 @@ def random_prior(rng: random.Random) -> dict[str, Any]:
 
 
 def random_scenario(rng: random.Random, n_events: int | None = None, max_parents: int = 2,
-                    resolutions: bool = True, drift: bool = True) -> dict[str, Any]:
-    """A random DAG of binary events, each with 0-2 parents among the earlier events."""
+                    resolutions: bool = True, drift: bool = True, echo: bool = True) -> dict[str, Any]:
+    """A random DAG of binary events, each with 0-2 parents among the earlier events.
+
+    ``echo``: sometimes set ``settings.echo_correlation`` (else the default 1 applies).
+    """
     n_events = n_events or rng.randint(1, 5)
     events: list[dict[str, Any]] = []
     names = [f"e{i}" for i in range(n_events)]
@@ -59,12 +69,18 @@ def random_scenario(rng: random.Random, n_events: int | None = None, max_parents
         "seed": rng.randint(0, 10_000),
         "draws": 400,
     }
+    if echo and rng.random() < 0.5:
+        settings["echo_correlation"] = rng.choice(ECHO_CORRELATIONS)
     return {"id": "random", "title": "A random scenario", "settings": settings, "events": events}
 
 
 def random_entries(rng: random.Random, scenario: dict[str, Any], n: int | None = None,
-                   observations: bool = True, retractions: bool = True, signals: bool = True) -> list[dict[str, str]]:
-    """Random signals and observations (with random grading and ``given``), and retractions."""
+                   observations: bool = True, retractions: bool = True, signals: bool = True,
+                   stories: bool = True) -> list[dict[str, str]]:
+    """Random signals and observations (with random grading, ``given`` and ``story``), and retractions.
+
+    An observation sometimes names the outcome it reads (``favours``).
+    """
     events = scenario["events"]
     rows: list[dict[str, str]] = []
     n = rng.randint(0, 12) if n is None else n
@@ -88,12 +104,16 @@ def random_entries(rng: random.Random, scenario: dict[str, Any], n: int | None =
             row["probability"] = str(round(rng.uniform(0.03, 0.97), 3))
             if rng.random() < 0.7:
                 row["prob_sd"] = str(round(rng.uniform(0.1, 2.0), 3))
+            if rng.random() < 0.3:
+                row["favours"] = rng.choice(["yes", "no"])
         else:
             row["kind"] = rng.choice(["signal", ""])
             row["favours"] = rng.choice(["yes", "no"])
             row["lr"] = rng.choice(VERBAL) if rng.random() < 0.25 else str(round(rng.uniform(0.2, 8.0), 3))
             if rng.random() < 0.5:
                 row["lr_sd"] = str(round(rng.uniform(0.0, 1.5), 3))
+        if stories and rng.random() < 0.45:
+            row["story"] = rng.choice(STORIES)
         rows.append(row)
     if retractions and rows and rng.random() < 0.3:
         target = rng.choice(rows)
@@ -106,11 +126,34 @@ def random_entries(rng: random.Random, scenario: dict[str, Any], n: int | None =
 def random_case(seed: int, **options: Any) -> tuple[dict[str, Any], list[dict[str, str]], str | None]:
     """A scenario, its log and an as-of date (``None`` = the last entry's date)."""
     rng = random.Random(seed)
-    scenario = random_scenario(rng, **{k: v for k, v in options.items() if k in ("n_events", "max_parents", "resolutions", "drift")})
-    rows = random_entries(rng, scenario, **{k: v for k, v in options.items() if k in ("n", "observations", "retractions", "signals")})
+    scenario = random_scenario(rng, **{k: v for k, v in options.items()
+                                       if k in ("n_events", "max_parents", "resolutions", "drift", "echo")})
+    rows = random_entries(rng, scenario, **{k: v for k, v in options.items()
+                                            if k in ("n", "observations", "retractions", "signals", "stories")})
     if rows and rng.random() < 0.2:
         del scenario["settings"]["start"]  # default: the earliest entry's date
     first = min((dt.date.fromisoformat(r["date"]) for r in rows), default=START)
     earliest = START if "start" in scenario["settings"] else first
     as_of = None if rows and rng.random() < 0.3 else str(earliest + dt.timedelta(days=rng.randint(0, 45)))
     return scenario, rows, as_of
+
+
+def shuffle_file_order(rows: list[dict[str, str]], rng: random.Random) -> list[dict[str, str]]:
+    """The rows in a random file order that keeps what file order decides.
+
+    Entries are applied in date order, ties in file order; file order matters only for
+    which report of a story on one event comes first on a date. So reports sharing
+    (event, story, date) keep their relative order; everything else is shuffled.
+    """
+    out = list(rows)
+    rng.shuffle(out)
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for position, row in enumerate(out):
+        if row.get("story"):
+            groups.setdefault((row["event"], row["story"], row["date"]), []).append(position)
+    index = {id(row): i for i, row in enumerate(rows)}
+    for positions in groups.values():
+        members = sorted((out[p] for p in positions), key=lambda row: index[id(row)])
+        for p, row in zip(positions, members, strict=True):
+            out[p] = row
+    return out

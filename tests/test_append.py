@@ -194,3 +194,95 @@ def test_appended_values_are_read_as_the_file_reads_them(log_path, scenario):
     log = fc.append_entry(log_path, {**NEW, "favours": " no ", "lr": " 3 ", "event": "a "}, scenario)
     assert log.entry("E3")["favours"] == "no" and log.entry("E3")["lr"] == 3.0
     assert fc.load_evidence(log_path, scenario).entry("E3")["favours"] == "no"
+
+
+# --------------------------------------------------------------------------- issue 9: locks, symlinks, hard links
+
+
+def test_append_through_a_symlink_updates_the_real_log(tmp_path, log_path, scenario):
+    """Issue 9, item 8: the link was replaced by a regular file and the real log never updated."""
+    link = tmp_path / "link.csv"
+    link.symlink_to(log_path)
+    fc.append_entry(link, NEW, scenario)
+    assert link.is_symlink() and os.readlink(link) == str(log_path)
+    assert list(fc.load_evidence(log_path, scenario).frame["id"]) == ["E1", "E2", "E3"]
+    assert leftovers(log_path) == [] and leftovers(link) == []
+
+
+def test_append_through_a_relative_symlink_chain(tmp_path, log_path, scenario):
+    (tmp_path / "sub").mkdir()
+    hop = tmp_path / "sub" / "hop.csv"
+    hop.symlink_to(os.path.relpath(log_path, hop.parent))
+    link = tmp_path / "link.csv"
+    link.symlink_to("sub/hop.csv")
+    fc.append_entry(link, NEW, scenario)
+    assert link.is_symlink() and hop.is_symlink()
+    assert len(fc.load_evidence(log_path, scenario)) == 3
+
+
+def test_append_to_a_hard_linked_log_is_refused(tmp_path, log_path, scenario):
+    """Issue 9, item 8: replacing the file split a hard link (the other name kept the old log)."""
+    other = tmp_path / "other.csv"
+    os.link(log_path, other)
+    before = log_path.read_bytes()
+    with pytest.raises(fc.InputError, match="hard link") as info:
+        fc.append_entry(log_path, NEW, scenario)
+    assert str(info.value).startswith(f"{log_path}:1: file: ")
+    assert log_path.read_bytes() == before and os.path.samefile(log_path, other)
+    assert leftovers(log_path) == []
+
+
+def _hold_lock(log_path):
+    import fcntl
+
+    fd = os.open(log_path.parent / f".{log_path.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_append_waits_for_the_lock_and_reads_the_log_under_it(log_path, scenario):
+    """Issue 9, item 1: appends took no lock, so concurrent ones lost entries. An append waits
+    for the lock, and reads the log only once it holds it (so it sees an entry added meanwhile)."""
+    import threading
+
+    fd = _hold_lock(log_path)
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(fc.append_entry(log_path, NEW, scenario)))
+    worker.start()
+    try:
+        worker.join(0.5)
+        assert worker.is_alive() and not done, "append did not wait for the lock"
+        # another writer (holding the lock) adds an entry meanwhile
+        log_path.write_bytes(log_path.read_bytes() + b"E9,2025-01-05,a,,,yes,2,,,,,,,meanwhile,,\n")
+    finally:
+        os.close(fd)
+        worker.join(30)
+    assert done and list(done[0].frame["id"]) == ["E1", "E2", "E9", "E3"]
+    assert list(fc.load_evidence(log_path, scenario).frame["id"]) == ["E1", "E2", "E9", "E3"]
+    assert leftovers(log_path) == []  # the lock file goes with its last holder
+
+
+def test_a_file_system_without_locks_is_a_clear_error(log_path, scenario, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    before = log_path.read_bytes()
+    with pytest.raises(fc.ForecastError, match="does not support locks"):
+        fc.append_entry(log_path, NEW, scenario)
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert leftovers(log_path) == []
+
+
+def test_temp_files_of_a_killed_append_are_removed(log_path, scenario):
+    stale = log_path.parent / f".{log_path.name}.ab_cd123.tmp"
+    stale.write_bytes(b"half a log")
+    mine = log_path.parent / "notes.tmp"
+    mine.write_bytes(b"keep")
+    fc.append_entry(log_path, NEW, scenario)
+    assert not stale.exists() and mine.read_bytes() == b"keep"
+    assert leftovers(log_path) == []

@@ -1,4 +1,4 @@
-"""The maths of one belief state against scipy (quadrature, special functions)."""
+"""The maths of one belief state against scipy: the Bayes point, its band, the prior conversions."""
 
 from __future__ import annotations
 
@@ -11,109 +11,77 @@ from scipy import integrate, special, stats
 from forecast import belief
 
 
-def quad_expected_sigmoid(m: float, sd: float) -> float:
-    """E[sigmoid(m + sd Z)] by adaptive quadrature over z."""
-    if sd == 0:
-        return float(special.expit(m))
-    f = lambda z: special.expit(m + sd * z) * stats.norm.pdf(z)  # noqa: E731
-    # finite range (the normal tail beyond 12 sd is < 1e-32), split at the sigmoid's
-    # centre so that a narrow step is never missed
-    points = sorted({-12.0, 12.0, min(max(-m / sd, -12.0), 12.0)})
-    return sum(integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
-               for a, b in zip(points, points[1:], strict=False))
+# ----------------------------------------------------------------------------- the Bayes point
 
 
-GRID = [(m, sd) for m in (-8.0, -3.0, -1.0, -0.2, 0.0, 0.7, 2.5, 6.0)
-        for sd in (0.0, 0.05, 0.5, 1.0, 1.9, 2.0, 2.1, 3.0, 5.0, 10.0, 30.0)]
+@pytest.mark.parametrize("m", [-40.0, -8.0, -1.3, 0.0, 0.7, 2.5, 30.0])
+def test_point_of_two_outcomes_is_sigmoid_of_the_mean(m):
+    p = belief.point_probabilities(np.array([m]))
+    assert p[0] == pytest.approx(float(special.expit(m)), rel=1e-14, abs=1e-300)
+    assert p[1] == pytest.approx(float(special.expit(-m)), rel=1e-14, abs=1e-15)  # 1 - p: good to rounding
+    assert p.sum() == pytest.approx(1.0, abs=1e-15)
 
 
-@pytest.mark.parametrize(("m", "sd"), GRID)
-def test_expected_sigmoid_matches_quadrature(m, sd):
-    assert belief.expected_sigmoid(m, sd**2) == pytest.approx(quad_expected_sigmoid(m, sd), abs=1e-6)
+def test_a_likelihood_ratio_multiplies_the_odds_of_the_point():
+    # the reason for the point: shift the log-odds by ln(lr) and the odds are multiplied by lr
+    for p0, lr in ((0.2, 10.0), (0.3, 5.0), (0.9, 0.25)):
+        p = belief.point_probabilities(np.array([math.log(p0 / (1 - p0)) + math.log(lr)]))[0]
+        assert p / (1 - p) == pytest.approx(p0 / (1 - p0) * lr, rel=1e-13)
+    assert belief.point_probabilities(np.array([math.log(2.5)]))[0] == pytest.approx(5 / 7, rel=1e-15)
 
 
-def test_expected_sigmoid_is_vectorised_and_symmetric():
-    m = np.array([-2.0, 0.0, 1.5, 4.0])
-    S = np.array([0.0, 9.0, 1.0, 40.0])
-    out = belief.expected_sigmoid(m, S)
-    assert out.shape == (4,)
-    np.testing.assert_allclose(out + belief.expected_sigmoid(-m, S), 1.0, atol=1e-12)
-    np.testing.assert_allclose(out, [quad_expected_sigmoid(a, math.sqrt(b)) for a, b in zip(m, S, strict=True)], atol=1e-6)
+@pytest.mark.parametrize("m", [[0.0, 0.0], [1.2, -0.5], [3.0, 2.0, -1.0], [-700.0, 2.0, 5.0], [800.0, 0.0, 1.0, -2.0]])
+def test_point_of_several_outcomes_is_softmax_with_the_last_at_zero(m):
+    want = special.softmax(np.array([*m, 0.0]))
+    got = belief.point_probabilities(np.array(m))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(belief.softmax_last_zero(np.array(m)), want, rtol=1e-12, atol=1e-300)
 
 
-@pytest.mark.parametrize("p", [0.001, 0.03, 0.2, 0.5, 0.77, 0.999])
-@pytest.mark.parametrize("sd", [0.0, 0.3, 1.0, 2.5, 6.0])
-def test_prior_matching_gives_the_mean_probability(p, sd):
-    m = float(belief.match_mean_logit(p, sd))
-    assert quad_expected_sigmoid(m, sd) == pytest.approx(p, abs=1e-7)
-    if sd == 0:
-        assert m == pytest.approx(math.log(p / (1 - p)), abs=1e-9)
+def test_points_are_vectorised_over_leading_axes():
+    m = np.array([[[0.5, -1.0], [2.0, 0.0]], [[-3.0, 1.0], [0.0, 0.0]]])
+    got = belief.point_probabilities(m)
+    assert got.shape == (2, 2, 3)
+    np.testing.assert_allclose(got, special.softmax(np.concatenate([m, np.zeros((2, 2, 1))], axis=-1), axis=-1), rtol=1e-12)
+    binary = belief.point_probabilities(np.array([[0.3], [-2.0]]))
+    np.testing.assert_allclose(binary, [[special.expit(0.3), special.expit(-0.3)], [special.expit(-2.0), special.expit(2.0)]])
 
 
-def test_prior_matching_moves_the_mean_logit_outwards():
-    # a wide belief pulls E[sigmoid] towards 1/2, so the mean logit must be further out
-    assert float(belief.match_mean_logit(0.2, 2.0)) < math.log(0.2 / 0.8)
-    assert float(belief.match_mean_logit(0.5, 2.0)) == pytest.approx(0.0, abs=1e-9)
+# ----------------------------------------------------------------------------- the band
 
 
-def mc_softmax(m, S, n=400_000, seed=1):
-    rng = np.random.default_rng(seed)
-    x = rng.multivariate_normal(m, S, size=n, method="eigh")
-    full = np.column_stack([x, np.zeros(n)])
-    e = np.exp(full - full.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True)).mean(axis=0)
+@pytest.mark.parametrize(("m", "S"), [(0.0, 1.0), (-1.386, 0.25), (2.0, 0.0), (-5.0, 9.0)])
+@pytest.mark.parametrize("level", [0.5, 0.8, 0.9, 0.95])
+def test_band_is_sigmoid_of_m_plus_minus_z_sqrt_s(m, S, level):
+    z = stats.norm.ppf(0.5 + level / 2)
+    lo, hi = belief.sigmoid_interval(m, S, level)
+    assert float(lo) == pytest.approx(float(special.expit(m - z * math.sqrt(S))), rel=1e-12)
+    assert float(hi) == pytest.approx(float(special.expit(m + z * math.sqrt(S))), rel=1e-12)
+    # the band holds the point, and it is the central interval of sigmoid(x), x ~ N(m, S)
+    assert float(lo) <= special.expit(m) <= float(hi)
+    if S > 0:
+        assert stats.norm.cdf((special.logit(float(hi)) - m) / math.sqrt(S)) == pytest.approx(0.5 + level / 2, abs=1e-9)
 
 
-def quad_softmax_2d(m, S, n=801):
-    """E[softmax([x1, x2, 0])] by the trapezoid rule on a fine grid of two standard normals.
-
-    Independent of Gauss-Hermite; the trapezoid rule is spectrally accurate for a smooth
-    integrand with Gaussian tails, so this is good to ~1e-9.
-    """
-    L = np.linalg.cholesky(np.asarray(S, dtype=float))
-    z = np.linspace(-9.0, 9.0, n)
-    h = z[1] - z[0]
-    z1, z2 = (g.reshape(-1) for g in np.meshgrid(z, z, indexing="ij"))
-    x = np.asarray(m, dtype=float)[:, None] + L @ np.vstack([z1, z2])
-    full = np.vstack([x, np.zeros(x.shape[1])])
-    e = np.exp(full - full.max(axis=0))
-    soft = e / e.sum(axis=0)
-    w = stats.norm.pdf(z1) * stats.norm.pdf(z2) * h * h
-    return soft @ w
+def test_band_is_vectorised():
+    lo, hi = belief.sigmoid_interval(np.array([0.0, 1.0]), np.array([1.0, 4.0]), 0.9)
+    assert lo.shape == hi.shape == (2,)
+    np.testing.assert_allclose(lo, special.expit(np.array([0.0, 1.0]) - 1.6448536269514722 * np.array([1.0, 2.0])))
 
 
-@pytest.mark.parametrize(("m", "S"), [
-    ([0.0, 0.0], [[1.0, 0.0], [0.0, 1.0]]),
-    ([1.2, -0.5], [[0.64, 0.2], [0.2, 0.5]]),
-    ([-2.0, 1.0], [[2.25, -0.9], [-0.9, 1.0]]),
-])
-def test_expected_softmax_matches_quadrature(m, S):
-    got = belief.expected_softmax(np.array(m), np.array(S))
-    np.testing.assert_allclose(got, quad_softmax_2d(m, np.array(S)), atol=1e-5)
-    assert got.sum() == pytest.approx(1.0, abs=1e-12)
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.975, 0.999])
+def test_normal_quantile_against_scipy(q):
+    assert belief.normal_quantile(q) == pytest.approx(float(stats.norm.ppf(q)), abs=1e-12)
 
 
-def test_expected_softmax_matches_monte_carlo_in_three_dimensions():
-    m = np.array([0.5, -0.3, 1.0])
-    A = np.array([[0.8, 0.1, 0.0], [0.1, 0.5, -0.2], [0.0, -0.2, 1.1]])
-    S = A @ A.T
-    np.testing.assert_allclose(belief.expected_softmax(m, S), mc_softmax(m, S), atol=3e-3)
+def test_no_quadrature_is_left():
+    # issue 10: the point is sigmoid(m) / softmax([m, 0]); E[sigmoid] and prior matching are gone
+    for name in ("expected_sigmoid", "expected_softmax", "match_mean_logit", "match_mean_logratios"):
+        assert not hasattr(belief, name), name
 
 
-def test_expected_softmax_of_a_point_state_is_the_softmax():
-    m = np.array([1.0, -1.0])
-    e = np.exp([1.0, -1.0, 0.0])
-    np.testing.assert_allclose(belief.expected_softmax(m, np.zeros((2, 2))), e / e.sum(), atol=1e-12)
-
-
-@pytest.mark.parametrize("probs", [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.25, 0.25, 0.25, 0.25]])
-@pytest.mark.parametrize("sd", [0.5, 1.2])
-def test_matching_log_ratios_gives_the_mean_probabilities(probs, sd):
-    m = belief.match_mean_logratios(probs, sd)
-    d = len(probs) - 1
-    np.testing.assert_allclose(belief.expected_softmax(m, np.eye(d) * sd**2), probs, atol=1e-9)
-    if d == 2:
-        np.testing.assert_allclose(quad_softmax_2d(m, np.eye(2) * sd**2), probs, atol=1e-5)
+# ----------------------------------------------------------------------------- prior conversions
 
 
 @pytest.mark.parametrize(("a", "b"), [(0.5, 0.5), (1, 1), (2, 8), (6, 4), (2, 30), (0.3, 7), (40, 60)])
@@ -159,18 +127,3 @@ def test_sigmoid_and_logit_are_stable_and_inverse():
     np.testing.assert_allclose(s, special.expit(x), rtol=1e-14)
     p = np.array([1e-9, 0.2, 0.5, 0.93])
     np.testing.assert_allclose(belief.sigmoid(belief.logit(p)), p, rtol=1e-12)
-
-
-@pytest.mark.parametrize("p", [1e-9, 1e-4, 0.9999])
-@pytest.mark.parametrize("sd", [10.0, 50.0, 100.0])
-def test_prior_matching_with_very_wide_spreads(p, sd):
-    # the mean logit lies far beyond +-60 when the spread is wide and p is extreme
-    m = float(belief.match_mean_logit(p, sd))
-    assert quad_expected_sigmoid(m, sd) == pytest.approx(p, rel=1e-4, abs=1e-9)
-
-
-@pytest.mark.parametrize("m", [[0.0, 0.0], [2.0, -1.0], [-4.0, 3.0]])
-@pytest.mark.parametrize("sd", [2.5, 4.0, 6.0, 10.0])
-def test_expected_softmax_with_wide_spreads(m, sd):
-    S = np.array([[1.0, 0.3], [0.3, 1.0]]) * sd * sd
-    np.testing.assert_allclose(belief.expected_softmax(np.array(m), S), quad_softmax_2d(m, S, n=1601), atol=1e-5)

@@ -485,3 +485,109 @@ def test_unreadable_log_and_bad_resolutions_are_reported_with_the_rest(inputs, w
     lines = err.splitlines()
     assert lines[0] == "<command line>:1: --seed: -3 must be a whole number >= 0"
     assert any(line.startswith(f"{r}:2: outcome: ") for line in lines) and any(line.startswith(f"{r}:2: date: ") for line in lines)
+
+
+# ----------------------------------------------------------------------------- -o keeps what is there (issue 9, items 2 and 3)
+
+
+def test_output_to_a_fifo_writes_through(inputs, tmp_path):
+    """Issue 9, item 2: a FIFO given to -o was replaced by a regular file."""
+    import stat
+
+    s, e = inputs
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: the writer's open does not block
+    try:
+        status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "-o", fifo)
+        assert status == 0, err
+        received = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert received.decode().startswith("event,given,outcome,probability")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["pipe", "scenario.yaml", "evidence.csv"])
+
+
+def test_output_to_a_character_device_writes_through(inputs, tmp_path):
+    """Issue 9, item 2: as root, `-o /dev/null` turned /dev/null into a regular file. Tried first on a
+    null device of our own (made with mknod), and on /dev/null itself only once that one survived."""
+    import stat
+
+    s, e = inputs
+    mine = tmp_path / "null"
+    try:
+        os.mknod(mine, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError:
+        pytest.skip("cannot make a device node here (not root, or no CAP_MKNOD)")
+    status, _, err = in_process("table", "--scenario", s, "--evidence", e, "-o", mine)
+    assert status == 0, err
+    assert stat.S_ISCHR(os.lstat(mine).st_mode), "a device given to -o was replaced"
+    if os.access("/dev/null", os.W_OK) and stat.S_ISCHR(os.lstat("/dev/null").st_mode):
+        status, _, err = in_process("table", "--scenario", s, "--evidence", e, "-o", "/dev/null")
+        assert status == 0, err
+        assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+def test_output_through_a_symlink_replaces_its_target(inputs, tmp_path):
+    """Issue 9, item 2: the link was replaced by a regular file; now the file it points to is."""
+    s, e = inputs
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to("real.csv")
+    status, _, err = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "-o", link)
+    assert status == 0, err
+    assert link.is_symlink() and os.readlink(link) == "real.csv"
+    assert real.read_text().startswith("event,given,") and real.stat().st_mode & 0o777 == 0o640
+    dangling = tmp_path / "dangling.md"
+    dangling.symlink_to("made.md")
+    status, _, err = in_process("table", "--scenario", s, "--evidence", e, "--format", "markdown", "-o", dangling)
+    assert status == 0, err
+    assert dangling.is_symlink() and (tmp_path / "made.md").read_text().startswith("| event |")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["dangling.md", "evidence.csv", "link.csv", "made.md", "real.csv", "scenario.yaml"])
+
+
+def test_output_dash_is_standard_output_and_a_folder_is_refused(inputs, tmp_path, monkeypatch):
+    s, e = inputs
+    monkeypatch.chdir(tmp_path)
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--format", "csv", "-o", "-")
+    assert status == 0 and out.startswith("event,given,") and not (tmp_path / "-").exists()
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "to-dir").symlink_to("dir")
+    for target in ("dir", "to-dir"):
+        status, _, err = in_process("table", "--scenario", s, "--evidence", e, "-o", tmp_path / target)
+        assert status == 1 and "is a directory" in err and "internal error" not in err
+    assert (tmp_path / "to-dir").is_symlink() and list((tmp_path / "dir").iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def two_reports(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("two")
+    a, b = root / "old", root / "new"
+    assert cli.main(["report", "--as-of", "2025-03-31", "--out", str(a)]) == 0
+    assert cli.main(["report", "--as-of", "2025-04-18", "--out", str(b)]) == 0
+    return a, b
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["new/manifest.json", "old/manifest.json", "new/tables/branches.csv",
+                                   "new/extra.txt", "link/manifest.json", "new"])
+def test_diff_never_writes_into_its_report_folders(two_reports, tmp_path, where):
+    """Issue 9, item 3: `forecast diff old new -o new/manifest.json` overwrote the snapshot."""
+    a, b = two_reports
+    link = b.parent / "link"
+    if not link.exists():
+        link.symlink_to(b.name)
+    before = (_tree(a), _tree(b))
+    status, out, err = in_process("diff", a, b, "-o", a.parent / where)
+    assert status == 1, err
+    assert "-o" in err and "internal error" not in err and "Traceback" not in err
+    assert (_tree(a), _tree(b)) == before
+    status, out, err = in_process("diff", a, b, "-o", tmp_path / "diff.txt")
+    assert status == 0 and (tmp_path / "diff.txt").read_text().startswith("What moved")

@@ -1,4 +1,8 @@
-"""Invariants of the exact update, checked with hypothesis on random scenarios and logs."""
+"""Invariants of the exact update, checked with hypothesis on random scenarios and logs.
+
+The properties issue 10 lists (balanced evidence, lr = 1, Bayes' rule for signals, echoes,
+attribution, as-of replay, order within a date) are in ``test_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 from conftest import evidence_csv, scenario_yaml
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
-from randomized import START, random_case
+from randomized import START, random_case, shuffle_file_order
 
 import forecast as fc
 
@@ -109,29 +113,6 @@ def test_an_entry_with_lr_one_and_no_spread_changes_nothing(load, seed, where, d
     assert_same_tables(a, b, views=("paths", "marginals"))
 
 
-def shuffle_within_dates(rows: list[dict], rng: random.Random) -> list[dict]:
-    by_date: dict[str, list[dict]] = {}
-    for r in rows:
-        by_date.setdefault(r["date"], []).append(r)
-    out = []
-    for group in by_date.values():
-        group = list(group)
-        rng.shuffle(group)
-        out += group
-    rng.shuffle(out)  # the file order across dates does not matter either
-    return out
-
-
-@given(seed=seeds, shuffle=st.randoms(use_true_random=False))
-def test_order_of_signals_within_a_date_does_not_matter(load, seed, shuffle):
-    scenario, rows, as_of = random_case(seed, observations=False, retractions=False, n=10)
-    # few dates, so that many entries share one
-    for r in rows:
-        r["date"] = str(START + dt.timedelta(days=int(r["date"][-2:]) % 3))
-    shuffled = shuffle_within_dates(rows, shuffle)
-    assert_same_tables(forecast_of(load, scenario, rows, as_of), forecast_of(load, scenario, shuffled, as_of))
-
-
 @given(seed=seeds, shuffle=st.randoms(use_true_random=False))
 def test_order_of_observations_within_a_date_does_not_matter(load, seed, shuffle):
     # Kalman steps of a linear-Gaussian reading commute: the posterior after two
@@ -140,23 +121,9 @@ def test_order_of_observations_within_a_date_does_not_matter(load, seed, shuffle
     scenario, rows, as_of = random_case(seed, signals=False, retractions=False, n=10)
     for r in rows:
         r["date"] = str(START + dt.timedelta(days=int(r["date"][-2:]) % 3))
-    shuffled = shuffle_within_dates(rows, shuffle)
+    shuffled = shuffle_file_order(rows, shuffle)
     assert_same_tables(forecast_of(load, scenario, rows, as_of), forecast_of(load, scenario, shuffled, as_of),
                        atol=1e-9)
-
-
-@given(seed=seeds, day=st.integers(0, 45))
-def test_as_of_replay_equals_a_fresh_run_on_the_truncated_log(load, seed, day):
-    scenario, rows, _ = random_case(seed)
-    with_start(scenario)
-    as_of = START + dt.timedelta(days=day)
-    truncated = [r for r in rows if dt.date.fromisoformat(r["date"]) <= as_of]
-    full = forecast_of(load, scenario, rows, str(as_of))
-    fresh = forecast_of(load, scenario, truncated, str(as_of))
-    assert_same_tables(full, fresh)
-    # and the same through EvidenceLog.as_of
-    s, log = load(scenario, rows)
-    assert_same_tables(full, fc.exact_update(s, log.as_of(as_of), str(as_of)))
 
 
 @given(seed=seeds)

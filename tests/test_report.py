@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 import zipfile
@@ -488,3 +489,273 @@ def test_a_resolved_event_reports_at_every_as_of_date(default_inputs, tmp_path):
         plots.plot_marginals(result)  # no negative error bars
     folder = report.write_report(result, tmp_path / "r")
     assert (folder / "figures" / "marginals.png").exists() or any(folder.rglob("marginals*"))
+
+
+# --------------------------------------------------------------------------- issue 9: verified on reading
+
+
+def _copy(folder: Path, tmp_path: Path, name: str = "copy") -> Path:
+    import shutil
+
+    return Path(shutil.copytree(folder, tmp_path / name))
+
+
+def _rehash(folder: Path) -> None:
+    """Re-write the manifest's hashes to match the files (a tamperer who covers their tracks)."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = {name: sha256(folder / name) for name in manifest["files"]}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def test_a_changed_file_is_refused_naming_it(folder, tmp_path):
+    """Issue 9, item 4: after editing tables/branches.csv, diff showed the edited numbers without a word."""
+    copy = _copy(folder, tmp_path)
+    path = copy / "tables" / "branches.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("0.", "0.9", 1), encoding="utf-8")
+    with pytest.raises(fc.InputError) as info:
+        report.read_table(copy, "branches")
+    assert str(info.value) == (f"{copy}/tables/branches.csv:1: sha256: differs from its SHA-256 in manifest.json: "
+                               "the file changed after the report was written (--no-verify, or verify=False, reads "
+                               "it anyway)")
+    for name in ("states", "evidence"):  # any table of a tampered folder: every file is checked
+        with pytest.raises(fc.InputError, match="tables/branches.csv"):
+            report.read_table(copy, name)
+    with pytest.warns(report.ReportWarning, match=r"without verification.*1 file\(s\) differ.*tables/branches.csv"):
+        table = report.read_table(copy, "branches", verify=False)
+    assert table["probability"].iloc[0] > 0.9
+
+
+@pytest.mark.parametrize("change", ["missing", "extra listed", "outside", "not a hash", "files not an object",
+                                    "no files"])
+def test_a_tampered_manifest_is_refused(folder, tmp_path, change):
+    copy = _copy(folder, tmp_path)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    if change == "missing":
+        (copy / "states.csv").unlink()
+        words = f"{copy}/states.csv:1: file: listed in manifest.json but missing"
+    elif change == "extra listed":
+        manifest["files"]["tables/secret.csv"] = "0" * 64
+        words = f"{copy}/tables/secret.csv:1: file: listed in manifest.json but missing"
+    elif change == "outside":
+        manifest["files"]["../../etc/passwd"] = "0" * 64
+        words = "'../../etc/passwd' is not a file name inside the report folder"
+    elif change == "not a hash":
+        manifest["files"]["states.csv"] = "abc"
+        words = "states.csv: 'abc' is not a SHA-256"
+    elif change == "files not an object":
+        manifest["files"] = 5
+        words = "files: expected an object of file name -> SHA-256, found int"
+    else:
+        del manifest["files"]
+        words = "files: missing: the manifest lists no file hashes"
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    with pytest.raises(fc.InputError) as info:
+        report.read_table(copy, "branches")
+    assert words in str(info.value)
+    assert str(info.value).startswith(str(copy))
+
+
+CORRUPT = {
+    # (file, edit, expected start of the message)
+    "bad date": ("tables/contributions.csv", lambda t: t.replace("2025-03-", "2025-13-", 1),
+                 "tables/contributions.csv:{line}: date: '2025-13-"),
+    "bad number": ("states.csv", lambda t: t.replace(",", ",abc,", 4).replace(",abc,", ",", 3),
+                   "states.csv:2: "),
+    "renamed header": ("tables/branches.csv", lambda t: t.replace("probability", "prob", 1),
+                       "tables/branches.csv:1: header: no column 'probability'"),
+    "empty states": ("states.csv", lambda t: "", "states.csv:1: file: is empty"),
+    "header only states": ("states.csv", lambda t: t.splitlines()[0] + "\n", "states.csv:2: file: has no rows"),
+    "short row": ("tables/paths.csv", lambda t: t.rstrip("\n").rsplit(",", 2)[0] + "\n",
+                  "tables/paths.csv:{last}: file: the row has 2 fields, fewer than"),
+    "not utf-8": ("evidence.csv", lambda t: t + "\udcff", "evidence.csv:{lastplus}: file: not UTF-8"),
+    "duplicate entry": ("evidence.csv", lambda t: t + t.splitlines()[1] + "\n", "evidence.csv:{lastplus}: id: "),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT))
+@pytest.mark.parametrize("covered", [False, True], ids=["no-verify", "rehashed"])
+def test_corrupt_report_files_end_in_a_located_message(folder, tmp_path, capsys, case, covered):
+    """Issue 9, item 4: a corrupt report file (read with --no-verify, or with the manifest's hashes re-made
+    to match) ends in PATH:LINE: column: message, never an internal error."""
+    from forecast.cli import main as cli_main
+
+    copy = _copy(folder, tmp_path)
+    name, edit, expected = CORRUPT[case]
+    path = copy / name
+    text = path.read_text(encoding="utf-8")
+    new = edit(text)
+    path.write_bytes(new.encode("utf-8", "surrogateescape"))
+    if covered:
+        _rehash(copy)
+    lines = text.count("\n")
+    expected = expected.format(line=1 + next(i for i, row in enumerate(text.splitlines()) if "2025-03-" in row)
+                               if "{line}" in expected else 0, last=lines, lastplus=lines + 1)
+    capsys.readouterr()
+    status = cli_main(["diff", str(folder), str(copy), *([] if covered else ["--no-verify"])])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "internal error" not in err and "Traceback" not in err
+    located = [line for line in err.splitlines() if not line.startswith("forecast: warning:")]
+    assert located and located[0].startswith(f"{copy}/{expected}"), err
+    if not covered:
+        assert f"forecast: warning: {copy}: read without verification (--no-verify)" in err
+
+
+def test_diff_refuses_a_tampered_report_and_no_verify_reads_it_with_a_warning(folder, tmp_path, capsys):
+    from forecast.cli import main as cli_main
+
+    copy = _copy(folder, tmp_path)
+    path = copy / "tables" / "branches.csv"
+    rows = path.read_text(encoding="utf-8").splitlines()
+    cells = rows[1].split(",")
+    cells[3] = "0.99"
+    rows[1] = ",".join(cells)
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert cli_main(["diff", str(folder), str(copy)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{copy}/tables/branches.csv:1: sha256: differs from its SHA-256 in manifest.json"), err
+    assert cli_main(["diff", str(folder), str(copy), "--no-verify"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"forecast: warning: {folder}: read without verification (--no-verify); its files match manifest.json",
+        f"forecast: warning: {copy}: read without verification (--no-verify): 1 file(s) differ from manifest.json "
+        "or are missing: tables/branches.csv"]
+    assert "99.00%" in captured.out
+
+
+# --------------------------------------------------------------------------- issue 9: --out at a symlink
+
+
+def test_out_at_a_symlink_to_a_report_replaces_the_target(result, default_inputs, tmp_path):
+    """Issue 9, item 8: the link became a folder and a `.link.XXXX.old` symlink was left behind."""
+    real = tmp_path / "real"
+    report.write_report(fc.exact_update(*default_inputs, as_of="2025-03-31"), real, figures=False)
+    link = tmp_path / "link"
+    link.symlink_to("real")
+    assert report.write_report(result, link, figures=False) == link
+    assert link.is_symlink() and os.readlink(link) == "real"
+    assert json.loads((real / "manifest.json").read_text())["as_of"] == AS_OF
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+@pytest.mark.parametrize("kind", ["empty folder", "missing target", "missing folder under a link"])
+def test_out_at_a_symlink_to_nothing_yet_is_followed(result, tmp_path, kind):
+    """Issue 9, item 8: a symlink to an empty or missing folder ended in internal error (NotADirectoryError)."""
+    if kind == "empty folder":
+        (tmp_path / "real").mkdir()
+    link = tmp_path / "link"
+    if kind == "missing folder under a link":
+        (tmp_path / "base").mkdir()
+        (tmp_path / "to-base").symlink_to("base")
+        out, real = tmp_path / "to-base" / "real", tmp_path / "base" / "real"
+    else:
+        link.symlink_to("real")
+        out, real = link, tmp_path / "real"
+    report.write_report(result, out, figures=False)
+    assert (real / "manifest.json").is_file() and not real.is_symlink()
+    report.read_table(out, "branches")
+    assert not any(p.name.startswith(".") for p in tmp_path.rglob("*"))
+
+
+def test_out_at_a_symlink_to_a_file_or_a_loop_is_refused(result, tmp_path, capsys):
+    from forecast.cli import main as cli_main
+
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "to-file").symlink_to("file.txt")
+    with pytest.raises(ForecastError, match=r"to-file: --out \(a symlink to .*file.txt\): is a file"):
+        report.write_report(result, tmp_path / "to-file", figures=False)
+    (tmp_path / "loop1").symlink_to("loop2")
+    (tmp_path / "loop2").symlink_to("loop1")
+    capsys.readouterr()
+    assert cli_main(["report", "--out", str(tmp_path / "loop1")]) == 1
+    err = capsys.readouterr().err
+    assert "symlink loop" in err and "internal error" not in err
+    assert (tmp_path / "file.txt").read_text() == "x"
+
+
+# --------------------------------------------------------------------------- issue 9: the swap window
+
+
+def _interrupted_swap(result, default_inputs, tmp_path, complete: bool) -> tuple[Path, Path, Path]:
+    """The state a kill between the two renames of a swap leaves: no report at r, only .r.*.old and .r.*.partial."""
+    target = tmp_path / "r"
+    report.write_report(fc.exact_update(*default_inputs, as_of="2025-03-31"), target, figures=False)
+    staging = report.write_report(result, tmp_path / "new", figures=False)
+    if not complete:
+        (staging / "tables" / "paths.csv").write_text("half")  # killed mid-write: not what the manifest says
+    old, partial = tmp_path / ".r.0123abcd.old", tmp_path / ".r.4567cdef.partial"
+    os.rename(target, old)
+    os.rename(staging, partial)
+    return target, old, partial
+
+
+@pytest.mark.parametrize("complete", [False, True], ids=["new-incomplete", "new-complete"])
+@pytest.mark.parametrize("by", ["report", "diff", "read_table"])
+def test_an_interrupted_swap_is_recovered(result, default_inputs, tmp_path, capsys, complete, by):
+    """Issue 9, item 9: a kill between the two renames left no report, and nothing recovered it. The next
+    report, diff or read restores the earlier report (or, if the new one is whole, puts it in place),
+    removes the leftovers and says so in one line."""
+    from forecast.cli import main as cli_main
+
+    target, old, partial = _interrupted_swap(result, default_inputs, tmp_path, complete)
+    expected_as_of = AS_OF if complete else "2025-03-31"
+    capsys.readouterr()
+    if by == "report":
+        assert cli_main(["report", "--as-of", "2025-04-01", "--out", str(target)]) == 0
+        expected_as_of = "2025-04-01"
+    elif by == "diff":
+        assert cli_main(["diff", str(target), str(target)]) == 0
+    else:
+        with pytest.warns(report.ReportWarning, match="recovered"):
+            report.read_table(target, "branches")
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if "recovered" in line]
+    if by != "read_table":
+        assert len(notes) == 1, err
+        what = "finished an interrupted replacement" if complete else "restored the earlier report (.r.0123abcd.old)"
+        assert notes[0].startswith(f"forecast: warning: {target}: recovered from an interrupted report write: ")
+        assert what in notes[0] and "removed" in notes[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+    assert json.loads((target / "manifest.json").read_text())["as_of"] == expected_as_of
+    report.read_table(target, "contributions")  # whole: every file matches the manifest
+
+
+def test_leftovers_beside_a_whole_report_are_removed_and_others_kept(result, tmp_path, capsys):
+    target = report.write_report(result, tmp_path / "r", figures=False)
+    stale = [tmp_path / ".r.00000000.partial", tmp_path / ".r.11111111.old"]
+    for path in stale:
+        path.mkdir()
+        (path / "x").write_text("x")
+    (tmp_path / ".r.22222222.old").symlink_to("r")  # what an earlier version left for a symlinked --out
+    kept = [tmp_path / ".r.notours.partial", tmp_path / ".other.33333333.old"]
+    for path in kept:
+        path.mkdir()
+    with pytest.warns(report.ReportWarning, match="recovered from an interrupted report write"):
+        assert report.recover_report(target) == [
+            "removed what interrupted writes left: .r.00000000.partial, .r.11111111.old, .r.22222222.old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r", *(p.name for p in kept)])
+    assert report.recover_report(target) == []
+
+
+def test_reports_to_one_folder_take_turns(result, default_inputs, tmp_path):
+    """The lock beside the folder: a second writer waits for the first."""
+    import fcntl
+    import threading
+
+    target = report.write_report(result, tmp_path / "r", figures=False)
+    fd = os.open(tmp_path / ".r.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    done = []
+    other = fc.exact_update(*default_inputs, as_of="2025-03-31")
+    worker = threading.Thread(target=lambda: done.append(report.write_report(other, target, figures=False)))
+    worker.start()
+    try:
+        worker.join(1.0)
+        assert worker.is_alive() and not done
+        assert json.loads((target / "manifest.json").read_text())["as_of"] == AS_OF
+    finally:
+        os.close(fd)
+        worker.join(60)
+    assert done and json.loads((target / "manifest.json").read_text())["as_of"] == "2025-03-31"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]

@@ -15,7 +15,6 @@ from helpers import assert_problem, problem_lines
 from scipy import special, stats
 
 import forecast as fc
-from forecast import belief
 
 
 def problems(path) -> list[str]:
@@ -121,13 +120,25 @@ def prior_of(write_scenario, spec: str, outcomes: str = ""):
 
 
 def test_prior_p_sd(write_scenario):
+    # issue 10: the analyst's number is the point, m = logit p, and S = sd**2
     prior = prior_of(write_scenario, "{p: 0.2, sd: 1.0}")
     assert prior.cov[0, 0] == 1.0
-    assert belief.expected_sigmoid(prior.mean[0], 1.0) == pytest.approx(0.2, abs=1e-10)
+    assert prior.mean[0] == pytest.approx(math.log(0.2 / 0.8), abs=1e-15)
+    assert prior.probabilities[0] == pytest.approx(0.2, abs=1e-15)
+    assert prior.probabilities[1] == pytest.approx(0.8, abs=1e-15)
+
+
+@pytest.mark.parametrize("sd", [0.0, 0.5, 2.0, 10.0])
+def test_prior_p_does_not_depend_on_its_spread(write_scenario, sd):
+    prior = prior_of(write_scenario, f"{{p: 0.05, sd: {sd}}}")
+    assert prior.mean[0] == pytest.approx(math.log(0.05 / 0.95), abs=1e-15)
+    assert prior.cov[0, 0] == pytest.approx(sd * sd, abs=1e-15)
 
 
 def test_prior_p_without_sd_uses_the_default_spread(write_scenario):
-    assert prior_of(write_scenario, "{p: 0.2}").cov[0, 0] == pytest.approx(1.0)
+    prior = prior_of(write_scenario, "{p: 0.2}")
+    assert prior.cov[0, 0] == pytest.approx(1.0)
+    assert prior.mean[0] == pytest.approx(math.log(0.25), abs=1e-15)
 
 
 def test_prior_point(write_scenario):
@@ -137,29 +148,66 @@ def test_prior_point(write_scenario):
 
 
 def test_prior_beta(write_scenario):
+    # m = logit(a / (a + b)), S = trigamma(a) + trigamma(b)
     prior = prior_of(write_scenario, "{beta: [6, 4]}")
     sd2 = special.polygamma(1, 6) + special.polygamma(1, 4)
     assert prior.cov[0, 0] == pytest.approx(sd2, rel=1e-9)
     assert math.sqrt(sd2) == pytest.approx(0.68, abs=0.005)
-    assert prior.probabilities[0] == pytest.approx(0.6, abs=1e-10)
+    assert prior.mean[0] == pytest.approx(math.log(0.6 / 0.4), abs=1e-12)
+    assert prior.probabilities[0] == pytest.approx(0.6, abs=1e-12)
+
+
+def test_prior_beta_with_a_small_shape(write_scenario):
+    prior = prior_of(write_scenario, "{beta: [2, 30]}")
+    assert prior.mean[0] == pytest.approx(math.log(2 / 30), abs=1e-12)
+    assert prior.cov[0, 0] == pytest.approx(special.polygamma(1, 2) + special.polygamma(1, 30), rel=1e-9)
+    assert prior.probabilities[0] == pytest.approx(1 / 16, abs=1e-12)
 
 
 def test_prior_interval(write_scenario):
     prior = prior_of(write_scenario, "{interval: [0.2, 0.7]}")
     z = stats.norm.ppf(0.95)
-    assert prior.mean[0] == pytest.approx((special.logit(0.2) + special.logit(0.7)) / 2, abs=1e-12)
+    m = (special.logit(0.2) + special.logit(0.7)) / 2
+    assert prior.mean[0] == pytest.approx(m, abs=1e-12)
+    assert math.sqrt(prior.cov[0, 0]) == pytest.approx((special.logit(0.7) - special.logit(0.2)) / (2 * z), rel=1e-9)
+    assert prior.probabilities[0] == pytest.approx(special.expit(m), abs=1e-12)  # the median, about 0.43
+
+
+def test_prior_interval_ignores_the_reported_level(write_scenario):
+    # an interval prior is a 90% interval whatever settings.interval says
+    text = "id: t\ntitle: T\nsettings:\n  start: 2025-01-01\n  interval: 0.5\nevents:\n" \
+           "  - id: a\n    question: A?\n    prior: {interval: [0.2, 0.7]}\n"
+    prior = fc.load_scenario(write_scenario(text)).event("a").priors[()]
+    z = stats.norm.ppf(0.95)
     assert math.sqrt(prior.cov[0, 0]) == pytest.approx((special.logit(0.7) - special.logit(0.2)) / (2 * z), rel=1e-9)
 
 
 def test_prior_probs(write_scenario):
+    # m_k = ln(p_k / p_K), S = sd**2 I
     prior = prior_of(write_scenario, "{probs: {x: 0.5, y: 0.3, z: 0.2}, sd: 0.8}", "    outcomes: [x, y, z]\n")
-    assert prior.probabilities == pytest.approx((0.5, 0.3, 0.2), abs=1e-9)
+    assert prior.probabilities == pytest.approx((0.5, 0.3, 0.2), abs=1e-12)
+    np.testing.assert_allclose(prior.mean, [math.log(0.5 / 0.2), math.log(0.3 / 0.2)], atol=1e-15)
     np.testing.assert_allclose(prior.cov, np.eye(2) * 0.64)
+
+
+def test_prior_probs_without_sd_uses_the_default_spread(write_scenario):
+    prior = prior_of(write_scenario, "{probs: {x: 0.1, y: 0.2, z: 0.3, w: 0.4}}", "    outcomes: [x, y, z, w]\n")
+    np.testing.assert_allclose(prior.mean, np.log([0.25, 0.5, 0.75]), atol=1e-15)
+    np.testing.assert_allclose(prior.cov, np.eye(3))
 
 
 def test_prior_probs_for_two_outcomes(write_scenario):
     prior = prior_of(write_scenario, "{probs: {yes: 0.3, no: 0.7}, sd: 0.5}")
-    assert prior.probabilities[0] == pytest.approx(0.3, abs=1e-10)
+    assert prior.probabilities[0] == pytest.approx(0.3, abs=1e-12)
+    assert prior.mean[0] == pytest.approx(math.log(0.3 / 0.7), abs=1e-15)
+    assert prior.cov[0, 0] == pytest.approx(0.25)
+
+
+def test_prior_from_spec_directly():
+    prior = fc.scenario.Prior.from_spec({"probs": {"a": 0.6, "b": 0.3, "c": 0.1}, "sd": 3.0}, 3)
+    np.testing.assert_allclose(prior.mean, [math.log(6.0), math.log(3.0)], atol=1e-15)
+    np.testing.assert_allclose(prior.cov, np.eye(2) * 9.0)
+    assert prior.probabilities == pytest.approx((0.6, 0.3, 0.1), abs=1e-15)
 
 
 def test_with_prior_and_with_resolution(write_scenario):
@@ -309,6 +357,9 @@ def test_three_outcomes_need_probs(write_scenario):
     ("drift_per_day", "-0.1", "settings.drift_per_day"),
     ("start", "2025-13-01", "settings.start"),
     ("seed", "-3", "settings.seed"),
+    ("echo_correlation", "1.5", "settings.echo_correlation"),
+    ("echo_correlation", "-0.1", "settings.echo_correlation"),
+    ("echo_correlation", "often", "settings.echo_correlation"),
     ("weights", "{Z9: 0.5}", "settings.weights.Z9"),
     ("verbal", "{weak: 0}", "settings.verbal.weak"),
 ])
@@ -478,6 +529,14 @@ events:
     assert_problem(lines, path, 10, "b.deadline", "not a date")
     assert_problem(lines, path, 11, "yaml", "not allowed")
     assert not any("question" in line for line in lines)  # a date-like text in a question is text
+
+
+@pytest.mark.parametrize(("text", "rho"), [("", 1.0), ("  echo_correlation: 0\n", 0.0), ("  echo_correlation: 0.35\n", 0.35),
+                                          ("  echo_correlation: 1\n", 1.0)])
+def test_echo_correlation_setting(write_scenario, text, rho):
+    path = write_scenario(f"id: t\ntitle: T\nsettings:\n  start: 2025-01-01\n{text}events:\n"
+                          "  - {id: a, question: A., prior: {p: 0.5}}\n")
+    assert fc.load_scenario(path).settings.echo_correlation == rho
 
 
 def test_numbers_in_scientific_notation(write_scenario):

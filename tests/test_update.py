@@ -1,8 +1,8 @@
-"""Hand-worked cases of every step of DESIGN.md's exact update, computed with plain arithmetic.
+"""Hand-worked cases of every step of the exact update (docs/model.md), computed with plain arithmetic.
 
-Most cases use point priors (``sd: 0``) and ``lr_sd: 0`` so that the reported probability is
-exactly ``sigmoid(m)`` and can be worked out on paper; the spread's arithmetic is checked on
-the belief state ``(m, S)`` itself.
+The reported probability is the Bayes point ``sigmoid(m)`` (``softmax([m, 0])``) whatever the
+spread, and the band ``sigmoid(m -/+ z sqrt(S))``, so every case can be worked out on paper;
+the spread's arithmetic is checked on the belief state ``(m, S)`` itself.
 """
 
 from __future__ import annotations
@@ -71,14 +71,22 @@ def first(result: fc.Forecast, event="a", given=""):
 
 
 @pytest.mark.parametrize(("p", "sd"), [(0.2, 1.0), (0.05, 2.0), (0.5, 0.7), (0.9, 0.3), (0.35, 0.0)])
-def test_prior_is_shown_as_its_mean_probability(run, p, sd):
+def test_prior_is_shown_as_the_analysts_number(run, p, sd):
+    # issue 10: the prior's point is the number entered, m = logit p, whatever the spread
     result = run(scenario(root(p=p, sd=sd)), as_of="2025-01-01")
     row = first(result)
-    assert row.probability == pytest.approx(p, abs=1e-9)
-    assert state(result)[1] == pytest.approx(sd * sd, abs=1e-12)
-    if sd > 0 and p != 0.5:
-        # the mean logit sits further out than logit(p): a spread pulls E[sigmoid] to 1/2
-        assert abs(state(result)[0]) > abs(logit(p))
+    assert row.probability == pytest.approx(p, abs=1e-12)
+    assert state(result) == pytest.approx((logit(p), sd * sd), abs=1e-12)
+    z = 1.6448536269514722
+    assert row.lower == pytest.approx(sig(logit(p) - z * sd), abs=1e-12)
+    assert row.upper == pytest.approx(sig(logit(p) + z * sd), abs=1e-12)
+
+
+def test_point_is_sigmoid_of_the_mean_whatever_the_spread(run):
+    # one A1 signal, lr 10, lr_sd 0: odds 0.25 * 10 = 2.5, so 5/7 at sd 0, 1 or 2
+    for sd in (0.0, 1.0, 2.0):
+        row = first(run(scenario(root(p=0.2, sd=sd)), [entry(1, "2025-01-02", lr="10")]))
+        assert row.probability == pytest.approx(5 / 7, abs=1e-12)
 
 
 def test_point_prior_has_a_degenerate_interval(run):
@@ -145,9 +153,9 @@ def test_signal_for_the_first_outcome_with_a1_and_default_lr_sd(run):
 def test_signal_for_the_other_outcome_with_b2_weight(run):
     rows = [entry(1, "2025-01-02", favours="no", lr="3", lr_sd="", reliability="B", credibility="2")]
     result = run(scenario(root(p=0.3, sd=0.5)), rows)
-    m0, _ = state(run(scenario(root(p=0.3, sd=0.5)), as_of="2025-01-02"))
     m, S = state(result)
-    assert m == pytest.approx(m0 - 0.81 * math.log(3), abs=1e-12)
+    assert m == pytest.approx(logit(0.3) - 0.81 * math.log(3), abs=1e-12)
+    assert first(result).probability == pytest.approx(sig(logit(0.3) - 0.81 * math.log(3)), abs=1e-12)
     assert pytest.approx(0.25 + (0.81 * 0.45) ** 2, abs=1e-12) == S  # B2: w = 0.9 * 0.9, lr_sd = 0.45
 
 
@@ -196,11 +204,24 @@ def test_lr_of_one_with_no_spread_changes_nothing(run):
 
 def test_observation_is_a_kalman_step(run):
     data = scenario(root(p=0.3, sd=1.0))
-    m0, S0 = state(run(data, as_of="2025-01-01"))
-    m, S = state(run(data, [obs(1, "2025-01-04", 0.55, prob_sd="0.4")]))
+    m0, S0 = logit(0.3), 1.0
+    result = run(data, [obs(1, "2025-01-04", 0.55, prob_sd="0.4")])
+    m, S = state(result)
     K = S0 / (S0 + 0.16)
     assert m == pytest.approx(m0 + K * (logit(0.55) - m0), abs=1e-12)
     assert pytest.approx((1 - K) * S0, abs=1e-12) == S
+    # precision-weighted pooling of log-odds: the logarithmic opinion pool
+    assert m == pytest.approx((m0 / S0 + logit(0.55) / 0.16) / (1 / S0 + 1 / 0.16), abs=1e-12)
+    assert first(result).probability == pytest.approx(sig(m), abs=1e-12)
+
+
+def test_observation_of_the_other_outcome_reads_minus_x(run):
+    # favours: no -> the reading is logit P(no) = -x
+    data = scenario(root(p=0.3, sd=1.0))
+    m, S = state(run(data, [obs(1, "2025-01-04", 0.55, prob_sd="0.4", favours="no")]))
+    K = 1.0 / (1.0 + 0.16)
+    assert m == pytest.approx(logit(0.3) + K * (-logit(0.55) - logit(0.3)), abs=1e-12)
+    assert pytest.approx(1.0 - K, abs=1e-12) == S
 
 
 def test_observation_default_noise_is_half(run):
@@ -238,8 +259,7 @@ def test_default_as_of_is_the_last_entry_date(run):
 def test_entries_are_applied_in_date_order_whatever_the_file_order(run):
     data = scenario(root(p=0.3, sd=1.0))
     rows = [obs(1, "2025-01-08", 0.7, prob_sd="0.3"), entry(2, "2025-01-03", lr="5", lr_sd="0.5")]
-    m0, S0 = state(run(data, as_of="2025-01-01"))
-    m, S = m0 + math.log(5), S0 + 0.25  # the signal of 01-03 first
+    m, S = logit(0.3) + math.log(5), 1.0 + 0.25  # the signal of 01-03 first
     K = S / (S + 0.09)
     expected = (m + K * (logit(0.7) - m), (1 - K) * S)
     assert state(run(data, rows)) == pytest.approx(expected, abs=1e-12)
@@ -251,7 +271,7 @@ def test_ties_are_applied_in_file_order(run, signal_first):
     data = scenario(root(p=0.3, sd=1.0))
     sig_row, obs_row = entry(1, "2025-01-05", lr="5", lr_sd="0.5"), obs(2, "2025-01-05", 0.7, prob_sd="0.3")
     rows = [sig_row, obs_row] if signal_first else [obs_row, sig_row]
-    m, S = state(run(data, as_of="2025-01-01"))
+    m, S = logit(0.3), 1.0
     steps = ["signal", "obs"] if signal_first else ["obs", "signal"]
     for step in steps:
         if step == "signal":
@@ -362,7 +382,8 @@ def test_retraction_removes_the_entry_from_its_date_on(run):
     # the trajectory keeps what was believed before the retraction
     t = after.trajectory
     firsts = t[t["outcome"] == "yes"].set_index("date")["probability"]
-    assert firsts.iloc[-2] == pytest.approx(sig(logit(0.3) + math.log(8)), abs=1e-3)
+    assert firsts.iloc[-2] == pytest.approx(sig(logit(0.3) + math.log(8)), abs=1e-12)
+    assert firsts.iloc[-1] == pytest.approx(sig(logit(0.3) + math.log(2)), abs=1e-12)
 
 
 def test_retracted_observation_is_replayed_without_it(run):
@@ -371,6 +392,115 @@ def test_retracted_observation_is_replayed_without_it(run):
             {"id": "R1", "date": "2025-01-05", "summary": "not a real market", "retracts": "E1"}]
     without = run(data, [rows[1]], as_of="2025-01-05")
     assert state(run(data, rows)) == pytest.approx(state(without), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- echoes (story)
+
+
+def story_rows(n=3, story="s", lr="4", **extra):
+    return [entry(i + 1, f"2025-01-0{i + 2}", lr=lr, lr_sd="", reliability="B", credibility="2", story=story, **extra)
+            for i in range(n)]
+
+
+W_B2, TAU_B2 = 0.81, 0.45
+
+
+@pytest.mark.parametrize(("rho", "factors"), [
+    (1.0, [1.0, 0.0, 0.0]),           # n_eff = 1, 1, 1
+    (0.5, [1.0, 1 / 3, 1 / 6]),       # n_eff = 1, 4/3, 3/2
+    (0.25, [1.0, 0.6, 0.4]),          # n_eff = 1, 8/5, 2
+    (0.0, [1.0, 1.0, 1.0]),           # n_eff = 1, 2, 3
+])
+def test_echo_discount_of_a_repeated_story(run, rho, factors):
+    result = run(scenario(root(p=0.3, sd=0.5), echo_correlation=rho), story_rows())
+    m, S = state(result)
+    assert m == pytest.approx(logit(0.3) + sum(factors) * W_B2 * math.log(4), abs=1e-12)
+    assert pytest.approx(0.25 + sum((f * W_B2 * TAU_B2) ** 2 for f in factors), abs=1e-12) == S
+    assert first(result).probability == pytest.approx(sig(m), abs=1e-12)
+    assert first(result).n_evidence == 3  # every applied entry counts, echoes included
+    c = result.history.contributions.set_index("entry")
+    assert list(c["echo"]) == pytest.approx(factors, abs=1e-12)
+    assert list(c["weight"]) == pytest.approx([f * W_B2 for f in factors], abs=1e-12)
+    assert list(c["shift"]) == pytest.approx([f * W_B2 * math.log(4) for f in factors], abs=1e-12)
+    assert list(c["echo_of"]) == ["", "E1", "E1"]
+
+
+def test_default_echo_correlation_is_one(run):
+    m, _ = state(run(scenario(root(p=0.3, sd=0)), story_rows()))
+    assert m == pytest.approx(logit(0.3) + W_B2 * math.log(4), abs=1e-12)
+
+
+def test_entries_without_a_story_are_not_echoes(run):
+    rows = story_rows(story="")
+    m, _ = state(run(scenario(root(p=0.3, sd=0)), rows))
+    assert m == pytest.approx(logit(0.3) + 3 * W_B2 * math.log(4), abs=1e-12)
+
+
+def test_the_first_report_is_the_first_by_date_not_by_file_order(run):
+    rows = [entry(1, "2025-01-05", lr="10", story="s"), entry(2, "2025-01-02", lr="2", story="s")]
+    assert state(run(scenario(root(p=0.3, sd=0)), rows))[0] == pytest.approx(logit(0.3) + math.log(2), abs=1e-12)
+    # on one date, file order decides
+    rows = [entry(1, "2025-01-02", lr="10", story="s"), entry(2, "2025-01-02", lr="2", story="s")]
+    assert state(run(scenario(root(p=0.3, sd=0)), rows))[0] == pytest.approx(logit(0.3) + math.log(10), abs=1e-12)
+
+
+def test_the_same_story_on_two_events_is_not_an_echo(run):
+    data = scenario(root("a", 0.3), root("c", 0.6))
+    rows = [entry(1, "2025-01-02", event="a", lr="3", story="s"), entry(2, "2025-01-03", event="c", lr="2", story="s")]
+    result = run(data, rows)
+    assert state(result, "a")[0] == pytest.approx(logit(0.3) + math.log(3), abs=1e-12)
+    assert state(result, "c")[0] == pytest.approx(logit(0.6) + math.log(2), abs=1e-12)
+
+
+def test_a_story_is_one_story_across_the_branches_of_its_event(run):
+    # within one (story, event): a report under another given is still an echo
+    data = copy.deepcopy(SMALL)
+    data["events"][1]["prior"] = {"a=yes": {"p": 0.2, "sd": 0}, "a=no": {"p": 0.6, "sd": 0}}
+    rows = [entry(1, "2025-01-02", event="b", given="a=yes", lr="3", story="s"),
+            entry(2, "2025-01-03", event="b", given="a=no", lr="3", story="s")]
+    result = run(data, rows)
+    assert first(result, "b", "a=yes").probability == pytest.approx(sig(logit(0.2) + math.log(3)), abs=1e-12)
+    assert first(result, "b", "a=no").probability == pytest.approx(0.6, abs=1e-12)
+    assert first(result, "b", "a=no").n_evidence == 1
+
+
+def test_a_retracted_first_report_leaves_its_story_to_the_next(run):
+    data = scenario(root(p=0.3, sd=0))
+    rows = [entry(1, "2025-01-02", lr="4", story="s"), entry(2, "2025-01-03", lr="2", story="s"),
+            {"id": "R1", "date": "2025-01-05", "event": "a", "summary": "misquoted", "retracts": "E1"}]
+    before = run(data, rows, as_of="2025-01-04")
+    assert state(before)[0] == pytest.approx(logit(0.3) + math.log(4), abs=1e-12)
+    after = run(data, rows, as_of="2025-01-05")
+    assert state(after)[0] == pytest.approx(logit(0.3) + math.log(2), abs=1e-12)
+    assert first(after).n_evidence == 1
+    # the trajectory keeps what was believed before the retraction
+    t = after.trajectory
+    firsts = t[t["outcome"] == "yes"].set_index("date")["probability"]
+    assert firsts.iloc[-2] == pytest.approx(sig(logit(0.3) + math.log(4)), abs=1e-12)
+    assert firsts.iloc[-1] == pytest.approx(sig(logit(0.3) + math.log(2)), abs=1e-12)
+
+
+@pytest.mark.parametrize(("rho", "factor"), [(1.0, 0.0), (0.5, 1 / 3), (0.0, 1.0)])
+def test_an_echoed_observation_has_its_noise_divided_by_its_discount(run, rho, factor):
+    data = scenario(root(p=0.3, sd=1.0), echo_correlation=rho)
+    rows = [obs(1, "2025-01-02", 0.6, prob_sd="0.5", story="poll"), obs(2, "2025-01-03", 0.7, prob_sd="0.5", story="poll")]
+    result = run(data, rows)
+    m, S = logit(0.3), 1.0
+    K = S / (S + 0.25)
+    m, S = m + K * (logit(0.6) - m), (1 - K) * S
+    if factor:
+        R = 0.25 / factor
+        K = S / (S + R)
+        m, S = m + K * (logit(0.7) - m), (1 - K) * S
+    assert state(result) == pytest.approx((m, S), abs=1e-12)
+    assert first(result).n_evidence == 2
+
+
+def test_signals_and_observations_of_one_story_share_it(run):
+    # the reading repeats the news the signal already brought: at rho = 1 it adds nothing
+    data = scenario(root(p=0.3, sd=1.0))
+    rows = [entry(1, "2025-01-02", lr="3", lr_sd="0.5", story="s"), obs(2, "2025-01-03", 0.9, story="s")]
+    assert state(run(data, rows)) == pytest.approx((logit(0.3) + math.log(3), 1.25), abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- resolutions
@@ -509,20 +639,18 @@ def test_constant_hazard_half_way_example_from_the_readme(run):
 
 
 def test_constant_hazard_with_a_spread_and_evidence(run):
-    from scipy import integrate, stats
-
     result = run(scenario(hazard_event(0.3, 1.0)), [entry(1, "2025-01-03", lr="3", lr_sd="0.5")], as_of="2025-01-07")
     m, S = state(result)
+    assert (m, S) == pytest.approx((logit(0.3) + math.log(3), 1.0 + 0.25), abs=1e-12)
     r = 0.4
-    f = lambda z: (1 - (1 - sig(m + math.sqrt(S) * z)) ** r) * stats.norm.pdf(z)  # noqa: E731
-    mean = integrate.quad(f, -12, 12, epsabs=1e-12)[0]
+    mean = 1 - (1 - sig(m)) ** r  # the point read through the hazard: 1 - (1 - sigmoid(m))^r
     row = first(result)
-    assert row.probability == pytest.approx(mean, abs=1e-6)
+    assert row.probability == pytest.approx(mean, abs=1e-12)
     z = 1.6448536269514722
     assert row.lower == pytest.approx(1 - (1 - sig(m - z * math.sqrt(S))) ** r, abs=1e-9)
     assert row.upper == pytest.approx(1 - (1 - sig(m + z * math.sqrt(S))) ** r, abs=1e-9)
     second = result.branches.iloc[1]
-    assert second.probability == pytest.approx(1 - mean, abs=1e-6)
+    assert second.probability == pytest.approx(1 - mean, abs=1e-12)
 
 
 def test_without_hazard_the_deadline_changes_nothing(run):
