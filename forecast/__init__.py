@@ -7,14 +7,15 @@
 ['long_range_weapons', 'russia_accepts']
 """
 
+from .attribution import contribution_steps
 from .bundled import default_paths, load_default
+from .design import Design, compile_design
+from .echoes import EchoWarning, likely_echoes
 from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog, append_entry, load_evidence
 from .report import read_table, write_report
 from .scenario import Branch, Event, Prior, Resolution, Scenario, Settings, load_scenario, scenario_from_dict
 from .snapshot import SnapshotDiff, diff_snapshots, load_snapshot
-from .attribution import contribution_steps
-from .design import Design, compile_design
 from .tables import VIEWS, ExactForecast, Forecast, McmcForecast, exact_update, format_table, make_forecast
 from .update import BeliefHistory, run_filter
 
@@ -24,6 +25,7 @@ __all__ = [
     "BeliefHistory",
     "Branch",
     "Design",
+    "EchoWarning",
     "Event",
     "EvidenceLog",
     "ExactForecast",
@@ -45,6 +47,7 @@ __all__ = [
     "diff_snapshots",
     "exact_update",
     "format_table",
+    "likely_echoes",
     "load_default",
     "load_evidence",
     "load_scenario",

@@ -102,8 +102,13 @@ def locked(path: Path, *, shared: bool = False, timeout: float = LOCK_TIMEOUT, s
     ``required``, else yields ``False`` (a reader then reads unlocked). The lock file
     is removed on release unless another process holds or waits for it.
     """
-    lock = lock_name(path)
     shown = shown or str(path)
+    if not path.name:  # the root folder: nothing beside it to lock
+        if required:
+            raise LockUnavailable(f"{shown}: is the root folder; nothing can be locked beside it")
+        yield False
+        return
+    lock = lock_name(path)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -195,7 +200,7 @@ def remove_stale_temps(path: Path) -> list[str]:
     Call only while holding the lock of ``path`` (then no live writer owns one).
     """
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(path.parent)
     except OSError:

@@ -72,6 +72,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import ForecastError
 from .scenario import parse_given
 
 __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_WINDOW_DAYS", "STOP_WORDS", "EchoWarning", "likely_echoes",
@@ -414,9 +415,9 @@ def likely_echoes(log: Any, scenario: Any = None, window_days: int = DEFAULT_WIN
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
             or not 0 < float(threshold) <= 1:
-        raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
+        raise ForecastError(f"threshold must be a number in (0, 1], got {threshold!r}")
     if isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) or window_days < 0:
-        raise ValueError(f"window_days must be a whole number >= 0, got {window_days!r}")
+        raise ForecastError(f"window_days must be a whole number >= 0, got {window_days!r}")
     threshold, window = float(threshold), int(window_days)
     frame = log.frame
     signals = frame[(frame["kind"] == "signal").to_numpy()]
@@ -426,7 +427,7 @@ def likely_echoes(log: Any, scenario: Any = None, window_days: int = DEFAULT_WIN
     day = signals["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     day = day - day.min()
     if day.max() + window + 1 >= (1 << 22):
-        raise ValueError("the log spans more than 11000 years, or window_days is as long")
+        raise ForecastError("the log spans more than 11000 years, or window_days is as long")
     event = signals["event"].to_numpy(dtype=object)
     favours = signals["favours"].to_numpy(dtype=object)
     event_codes, favours_codes = pd.factorize(event)[0], pd.factorize(favours)[0]
@@ -436,10 +437,11 @@ def likely_echoes(log: Any, scenario: Any = None, window_days: int = DEFAULT_WIN
     pairs = _candidates(sets, bucket, day, threshold, window)
     a, b = pairs // n, pairs % n
 
-    # a shared story, or disjoint givens: no echo
+    # a story on both (shared: an echo already discounted; different: declared independent), or
+    # disjoint givens: no warning
     story = signals["story"].fillna("").astype(str).str.strip().to_numpy(dtype=object) if "story" in signals \
         else np.full(n, "", dtype=object)
-    keep = (story[a] == "") | (story[a] != story[b])
+    keep = (story[a] == "") | (story[b] == "")
     a, b = a[keep], b[keep]
     keep = _overlapping(event, signals["given"].fillna("").astype(str).to_numpy(dtype=object), a, b, scenario)
     a, b = a[keep], b[keep]

@@ -180,13 +180,22 @@ class Problems:
     def __len__(self) -> int:
         return len(self.items)
 
-    def read_bytes(self, path: str | Path, what: str) -> bytes:
+    def read_bytes(self, path: str | Path, what: str, limit: int | None = None) -> bytes:
         """The file's bytes; a missing, unreadable or directory path raises at once.
 
-        ``what`` names the file in the message (e.g. ``"an evidence log"``).
+        ``what`` names the file in the message (e.g. ``"an evidence log"``). With ``limit``,
+        a file (or a pipe, a device) of more than ``limit`` bytes raises too, after reading
+        no more than one byte past it.
         """
         try:
-            return Path(path).read_bytes()
+            if limit is None:
+                return Path(path).read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+            if len(data) > limit:
+                self.add(1, "file", f"more than {limit:,} bytes; {what} is at most {limit:,} bytes (see Limits in data/README.md)")
+            else:
+                return data
         except FileNotFoundError:
             self.add(1, "file", "no such file")
         except IsADirectoryError:

@@ -5,7 +5,9 @@ with pandas and validated column by column against the scenario, each check runn
 once per distinct value of a column (a log has few distinct dates, events, grades;
 ``benchmarks/bench_exact.py`` measures it against ``read_csv``). Every problem is
 reported at once as ``PATH:LINE: column: message``. Appending writes a new file beside
-the old one and renames it into place, so a failed append leaves the log as it was.
+the old one and renames it into place, so a failed append leaves the log as it was; it
+holds an exclusive lock throughout, so concurrent appends are serialised and none is lost
+(``docs/guarantees.md``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ REQUIRED = ("id", "date", "event", "summary")
 KINDS = ("signal", "observation")
 DEFAULT_PROB_SD = 0.5
 MAX_PER_PROBLEM = 20
+#: Bytes of an evidence log (data/README.md, "Limits"); a log is read whole into memory.
+MAX_EVIDENCE_BYTES = 1024 * 1024 * 1024
+#: Characters of a field (data/README.md, "Limits").
+TEXT_LIMITS = {"id": 100, "retracts": 100, "summary": 5000, "citation": 2000, "source": 500, "story": 500, "given": 2000}
+OTHER_TEXT_LIMIT = 100  # every other column: an event id, a date, a number, a grade ...
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -154,11 +161,15 @@ def load_evidence(path: str | Path, scenario: Scenario | None) -> EvidenceLog:
     path_text = str(path)
     found = Problems(path_text)
     before = _file_state(path)
+    if before is not None and before[0] > MAX_EVIDENCE_BYTES:
+        found.add(1, "file", f"{before[0]:,} bytes; an evidence log is at most {MAX_EVIDENCE_BYTES:,} bytes "
+                  "(see Limits in data/README.md)")
+        found.raise_if_any()
     # pandas parses a regular file fastest from the file itself, and releases the GIL while
     # it does: it starts now, and its frame is used if the file did not change meanwhile
     parsing = _Background(_read_strings, path) if before is not None else None
     try:
-        data = found.read_bytes(path, "an evidence log")
+        data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
         if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
             parsing.wait()
             parsing = None  # changed while read: parse what was read

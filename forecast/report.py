@@ -367,7 +367,10 @@ def write_report(result: Forecast, out: str | Path, inputs: Sequence[str | Path]
     so it appears whole or not at all. An earlier report at ``out`` is replaced (moved
     aside, the new one renamed in, the old one deleted); a folder that is not a report,
     or a report that holds files of its own, is refused, and so is an ``out`` that
-    contains an input file. Inputs are only read.
+    contains an input file. Inputs are only read. Writers of one folder take turns (an
+    exclusive lock on ``.NAME.lock`` beside it), and each first recovers a write that
+    was killed mid-swap (:func:`recover_report`). A symlink ``out`` is followed: the
+    report is written where it points, and the link stays a link.
 
     Parameters
     ----------
@@ -926,14 +929,15 @@ def _parse_table(data: bytes, where: str, name: str) -> pd.DataFrame:
             else:
                 out[c] = values.astype("int64")
         elif c in DATE_COLUMNS:
-            dates, wrong = [], []
+            dates: list[dt.date | None] = []
+            wrong = []
             for i, v in enumerate(values):
-                try:
-                    if not _DATE.fullmatch(v):
-                        raise ValueError(v)
-                    dates.append(dt.date.fromisoformat(v))
-                except ValueError:
-                    dates.append(None)
+                day = None
+                if _DATE.fullmatch(v):
+                    with contextlib.suppress(ValueError):  # 2025-02-30
+                        day = dt.date.fromisoformat(v)
+                dates.append(day)
+                if day is None:
                     wrong.append(i)
             if wrong:
                 bad(wrong, c, [values.iloc[i] for i in wrong], "a date (YYYY-MM-DD)")

@@ -56,15 +56,15 @@ DEFAULT_SD = 1.0
 MAX_SCENARIO_BYTES = 2 * 1024 * 1024
 #: Events of a scenario; parents and outcomes of one event.
 MAX_EVENTS = 1000
-MAX_PARENTS = 16
+MAX_PARENTS = 10
 MAX_OUTCOMES = 32
 #: Branches of one event (the product of its parents' numbers of outcomes), and of all events.
-MAX_BRANCHES_PER_EVENT = 8192
-MAX_BRANCHES = 16384
+MAX_BRANCHES_PER_EVENT = 1024
+MAX_BRANCHES = 2048
 #: ``settings.draws`` (the seeded draws behind path and marginal bands), and draws times the
 #: branches' outcomes (the draws held in memory at once: 8 bytes each).
 MAX_DRAWS = 100_000
-MAX_DRAW_VALUES = 50_000_000
+MAX_DRAW_VALUES = 20_000_000
 #: The largest seed (numpy and the command line take any whole number below 2**63).
 MAX_SEED = 2**63 - 1
 #: Characters of a text field.
@@ -339,7 +339,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path_text = str(path)
     found = Problems(path_text)
-    raw = found.read_bytes(path, "a scenario file")
+    raw = found.read_bytes(path, "a scenario file", limit=MAX_SCENARIO_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -812,9 +812,15 @@ def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], f
             priors[canonical] = Prior.from_spec(spec, len(event.outcomes))
         else:
             priors[canonical] = None
-    for text, combo in expected.items():
-        if combo not in priors:
-            found.add(at, f"{where}", f"missing the prior of branch {event.id} | {text}", kind="missing branch prior")
+    missing = [text for text, combo in expected.items() if combo not in priors]
+    if not priors and any(key in PRIOR_KEYS for key in node):
+        missing = []  # one prior for the whole event: the one problem above says what to give instead
+    if len(missing) <= 8:
+        for text in missing:
+            found.add(at, f"{where}", f"missing the prior of branch {event.id} | {text}")
+    else:  # one line for many: the first few, and how many
+        found.add(at, f"{where}", f"missing the priors of {len(missing):,} of the {len(expected):,} branches of {event.id}: "
+                  f"{_some(missing, 4)}")
     return {k: v for k, v in priors.items() if v is not None}
 
 
@@ -886,7 +892,8 @@ def _check_prior_spec(node: Any, event: Event, found: Problems, at: int, where: 
             name = str(name)
             p = _number(v)
             if name not in event.outcomes:
-                found.add(line("probs"), f"{where}.probs.{_shown(name, 80)}", f"not an outcome of {event.id}{nearest(name, event.outcomes)}")
+                found.add(line("probs"), f"{where}.probs.{_shown(name, 80)[1:-1] if len(name) > 78 else name}",
+                          f"not an outcome of {event.id}{nearest(name, event.outcomes)}")
             elif p is None or not 0 < p < 1:
                 found.add(line("probs"), f"{where}.probs.{name}", f"{_shown(v)} must be a probability strictly between 0 and 1")
             else:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -378,12 +378,12 @@ def _tree_tables(scenario: Scenario, means: list[np.ndarray], draws: list[np.nda
         for k, o in enumerate(event.outcomes):
             p = float(path_mean[outcome_idx[:, i] == k].sum())
             lo, hi = np.quantile(marg_draws[(event.id, o)], qs)
-            # sums of products can overshoot 1 by a rounding error: keep them probabilities
-            if same[i] is not None:  # every branch says the same (a resolution): so does the marginal, exactly
-                p = float(same[i][k])
+            agreed = same[i]
+            if agreed is not None:  # every branch says the same (a resolution): so does the marginal, exactly
+                p = float(agreed[k])
             p = min(max(p, 0.0), 1.0)  # sums of products can overshoot 1 by a rounding error
-            lo, hi = _contain(np.float64(p), np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0))
-            rows.append((event.id, o, p, float(lo), float(hi)))
+            lo, hi = min(float(np.clip(lo, 0.0, 1.0)), p), max(float(np.clip(hi, 0.0, 1.0)), p)
+            rows.append((event.id, o, p, lo, hi))
     marginals = pd.DataFrame(rows, columns=COLUMNS["marginals"])
     return paths, marginals
 

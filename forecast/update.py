@@ -18,7 +18,7 @@ without the retracted entries. The mathematics is in ``docs/model.md``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
 
@@ -287,7 +287,7 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
 def _kalman_scalar(m: float, S: float, up: bool, y: float, R: float) -> tuple[float, float, float]:
     """:func:`kalman_step` for a two-outcome branch on plain floats: the reading is ``+-x``."""
     h, H = (m, 1.0) if up else (-m, -1.0)
-    gain = S * H / (S + R) if R != np.inf else 0.0
+    gain = S * H / (S + R) if np.inf != R else 0.0
     return m + gain * (y - h), S - gain * H * S, gain
 
 

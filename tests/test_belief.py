@@ -10,7 +10,6 @@ from scipy import integrate, special, stats
 
 from forecast import belief
 
-
 # ----------------------------------------------------------------------------- the Bayes point
 
 

@@ -571,8 +571,8 @@ def test_shared_noise_makes_the_marginal_band_the_branch_band(run, a_sd):
     s = 0.77  # the entry's w * tau: both branches are x ~ N(0, 0.77**2), one x
     lo, hi = sig(-Z90 * s), sig(Z90 * s)
     assert (lo, hi) == pytest.approx((0.2199, 0.7801), abs=1e-4)
-    for given in ("a=yes", "a=no"):
-        row = first(result, "b", given)
+    for given_ in ("a=yes", "a=no"):
+        row = first(result, "b", given_)
         assert (row.lower, row.upper) == pytest.approx((lo, hi), abs=1e-12)
     # with one noise, P(b=yes) = P(a) sigmoid(x) + (1 - P(a)) sigmoid(x) = sigmoid(x): the branch band
     marg = result.marginals.set_index(["event", "outcome"]).loc[("b", "yes")]

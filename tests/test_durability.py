@@ -308,7 +308,9 @@ def drive(config: dict) -> dict:
 
 def test_kills_at_random_points(tmp_path):
     """A few dozen SIGKILLs of real append and report processes, at injected points and at random times."""
-    config = {"seed": 9, "root": str(tmp_path), "appends": 40, "reports": 32}
+    root = tmp_path / "work"
+    root.mkdir()
+    config = {"seed": 9, "root": str(root), "appends": 40, "reports": 32}
     (tmp_path / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MPLBACKEND": "Agg"}
