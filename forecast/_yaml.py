@@ -10,6 +10,7 @@ error, not a hang.
 
 from __future__ import annotations
 
+import re
 import sys
 from types import FrameType
 from typing import Any
@@ -51,6 +52,9 @@ class Seq(list):
     raw: list[str]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Walker:
     def __init__(self, found: Problems):
         self.found = found
@@ -78,6 +82,9 @@ class _Walker:
                     continue
                 key = str(key_node.value)
                 line = key_node.start_mark.line + 1
+                if _SURROGATE.search(key):
+                    self.found.add(line, "yaml", "a key is not valid text (an escaped lone surrogate such as \\ud800)")
+                    continue
                 if key in out.lines:
                     self.found.add(line, key, f"duplicate key (first given on line {out.lines[key]})")
                     continue
@@ -94,6 +101,10 @@ class _Walker:
                 seq.raw.append(str(item.value) if isinstance(item, yaml.ScalarNode) else "")
                 seq.append(self.walk(item))
             return seq
+        if isinstance(node.value, str) and _SURROGATE.search(node.value):
+            # "\ud800" in a double-quoted scalar: no UTF-8 file, CSV or report can hold it
+            self.found.add(node.start_mark.line + 1, "yaml", "not valid text (an escaped lone surrogate such as \\ud800)")
+            return ""
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:

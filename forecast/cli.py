@@ -76,7 +76,37 @@ def _parser() -> argparse.ArgumentParser:
 
 #: Options that override a setting, with the least whole number each takes (seed as in the file).
 WHOLE_OPTIONS = {"seed": 0, "draws": 1, "tune": 1, "chains": 1}
+#: ... and the most (data/README.md, "Limits").
+WHOLE_OPTION_LIMITS = {"seed": 2**63 - 1, "draws": 100_000, "tune": 100_000, "chains": 16}
 COMMAND_LINE = "<command line>"
+_AS_OF = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: Control characters (C0 but line feed and tab, DEL, C1): escape sequences that a terminal would obey.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _terminal(text: str) -> str:
+    r"""``text`` safe for a terminal: every control character shown as its escape (``ESC`` as ``\x1b``).
+
+    A summary, a title or a file name can hold ``\x1b]0;title\x07``; printed raw, the
+    terminal would act on it. Line feeds and tabs stay.
+
+    Examples
+    --------
+    >>> _terminal("a\x1b]0;t\x07b\n")
+    'a\\x1b]0;t\\x07b\n'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def _markdown_safe(text: str) -> str:
+    """A Markdown document (a table, a diff) with its text HTML-escaped and control characters escaped.
+
+    The structure of the document holds no ``&``, ``<`` or ``>``, so escaping them all
+    escapes exactly the text a renderer would otherwise take as HTML.
+    """
+    import html
+
+    return _terminal(html.escape(text, quote=False))
 
 
 def _option_problems(args: argparse.Namespace) -> list:
@@ -95,10 +125,17 @@ def _option_problems(args: argparse.Namespace) -> list:
         if re.fullmatch(r"[+-]?[0-9]{1,4000}", text.strip()):  # (int() refuses more than 4300 digits)
             value = int(text)
         problem = whole_number_problem(value, low)
+        if not problem and value > WHOLE_OPTION_LIMITS[name]:  # type: ignore[operator]
+            problem = f"{value} is more than {WHOLE_OPTION_LIMITS[name]:,} (see Limits in data/README.md)"
         if problem:
-            problems.append(Problem(COMMAND_LINE, 1, f"--{name}", problem))
+            problems.append(Problem(COMMAND_LINE, 1, f"--{name}", _terminal(problem)))
         else:
             setattr(args, name, value)
+    as_of = getattr(args, "as_of", None)
+    if isinstance(as_of, str) and not _AS_OF.fullmatch(as_of):
+        shown = _terminal(repr(as_of[:40] + ("…" if len(as_of) > 40 else "")))
+        problems.append(Problem(COMMAND_LINE, 1, "--as-of", f"{shown} is not a date YYYY-MM-DD (exactly that: no time, "
+                                                           "nothing after it)"))
     return problems
 
 
@@ -227,15 +264,27 @@ def _write_output(text: str, output: str | None, inputs: Sequence[Path], folders
         raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror or exc})") from None
 
 
+def _shown(text: str, fmt: str, output: str | None) -> str:
+    """What is written of a table or a diff: text made terminal-safe, Markdown HTML-escaped.
+
+    CSV and JSON are data and go to a file as they are; on a terminal they are escaped too.
+    """
+    if fmt == "markdown":
+        return _markdown_safe(text)
+    if fmt == "text" or ((not output or output == "-") and sys.stdout.isatty()):
+        return _terminal(text)
+    return text
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         scenario, evidence, _ = _load(args)
-        print(f"ok: {scenario.id}: {len(scenario.events)} events, {len(scenario.branches)} branches, "
-              f"{len(evidence)} evidence entries")
+        print(_terminal(f"ok: {scenario.id}: {len(scenario.events)} events, {len(scenario.branches)} branches, "
+                        f"{len(evidence)} evidence entries"))
         from .echoes import likely_echoes
 
         for warning in likely_echoes(evidence, scenario):  # on stdout, like validate's problems; exit 0
-            print(warning.format(evidence.path))
+            print(_terminal(warning.format(evidence.path)))
         return 0
     if args.command == "table":
         from .tables import format_table
@@ -243,7 +292,8 @@ def _run(args: argparse.Namespace) -> int:
         scenario, evidence, paths = _load(args)
         result = _make(args, scenario, evidence)
         status = _check_diagnostics(result, args.strict)
-        _write_output(format_table(result.table(args.view), args.format), args.output, paths)
+        _write_output(_shown(format_table(result.table(args.view), args.format), args.format, args.output),
+                      args.output, paths)
         return status
     if args.command == "report":
         from .report import write_report
@@ -252,8 +302,8 @@ def _run(args: argparse.Namespace) -> int:
         result = _make(args, scenario, evidence)
         status = _check_diagnostics(result, args.strict)
         folder = write_report(result, args.out, inputs=paths)
-        print(result.text)
-        print(f"\nreport written to {folder}")
+        print(_terminal(result.text))
+        print(_terminal(f"\nreport written to {folder}"))
         return status
     if args.command == "diff":
         from .snapshot import diff_snapshots
@@ -261,7 +311,7 @@ def _run(args: argparse.Namespace) -> int:
         folders = [args.old, args.new]
         _output_target(args.output, [], folders)  # refused before anything is read
         diff = diff_snapshots(args.old, args.new, verify=not args.no_verify)
-        _write_output(diff.format(args.format), args.output, [], folders)
+        _write_output(_shown(diff.format(args.format), args.format, args.output), args.output, [], folders)
         return 0
     if args.command == "append":
         from .errors import InputError, Problem
@@ -277,7 +327,7 @@ def _run(args: argparse.Namespace) -> int:
             key, value = item.split("=", 1)
             entry[key.strip()] = value
         log = append_entry(args.evidence, entry, scenario)
-        print(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)")
+        print(_terminal(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)"))
         return 0
     raise AssertionError(args.command)
 
@@ -295,7 +345,7 @@ def _notices() -> Iterator[None]:
 
     def shown(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         if issubclass(category, ReportWarning):
-            print(f"forecast: warning: {message}", file=sys.stderr)
+            print(_terminal(f"forecast: warning: {message}"), file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)
 
@@ -315,17 +365,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
     except ForecastError as exc:
         stream = sys.stdout if args.command == "validate" else sys.stderr
-        print(str(exc), file=stream)
+        print(_terminal(str(exc)), file=stream)
         return 1
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         print("forecast: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system refused (a name too long, a file where a folder should be ...): no bug
+        if os.environ.get("FORECAST_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(_terminal(f"{where}{exc.strerror or exc}"), file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug, not bad input: still no traceback unless asked
         if os.environ.get("FORECAST_DEBUG"):
             raise
-        print(f"forecast: internal error ({type(exc).__name__}: {exc}); set FORECAST_DEBUG=1 for details", file=sys.stderr)
+        print(_terminal(f"forecast: internal error ({type(exc).__name__}: {exc}); set FORECAST_DEBUG=1 for details"),
+              file=sys.stderr)
         return 2
 
 

@@ -21,6 +21,7 @@ attribution, the plots and the snapshot diff all consume it. The mathematics is 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -198,17 +199,33 @@ def resolve_dates(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | N
             raise ForecastError(str(Problem(scenario.path, 1, "settings.start",
                                             "no start date and no evidence; give settings.start (the date the priors describe)")))
         start = min(candidates)
+        for event in scenario.events:  # (with settings.start the scenario itself refuses this)
+            if event.hazard and event.deadline is not None and event.deadline <= start:
+                raise ForecastError(str(Problem(
+                    scenario.path, 1, f"{event.id}.deadline",
+                    f"{event.deadline} is not after the start {start} (the first evidence date, as settings.start is not "
+                    "given): a constant hazard needs a window [start, deadline] of at least a day; give settings.start")))
     if as_of is None:
         last = dates.max()
         as_of_date = max(start, last.date()) if pd.notna(last) else start
     else:
-        try:
-            if isinstance(as_of, dt.datetime):  # also pandas.Timestamp: the day is what counts
-                as_of_date = as_of.date()
-            else:
-                as_of_date = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
-        except ValueError:
-            raise ForecastError(f"as-of: {as_of!r} is not a date YYYY-MM-DD") from None
+        if isinstance(as_of, dt.datetime):  # also pandas.Timestamp: the day is what counts
+            as_of_date = as_of.date()
+        elif isinstance(as_of, dt.date):
+            as_of_date = as_of
+        elif isinstance(as_of, np.datetime64) and not np.isnat(as_of):
+            as_of_date = pd.Timestamp(as_of).date()
+        else:
+            # exactly YYYY-MM-DD: no time, nothing after it ("2025-01-05; rm -rf /" is no date)
+            text = as_of if isinstance(as_of, str) else None
+            try:
+                if text is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                    raise ValueError(text)
+                as_of_date = dt.date.fromisoformat(text)
+            except ValueError:
+                shown = repr(as_of)
+                shown = shown if len(shown) <= 60 else shown[:59] + "…"
+                raise ForecastError(f"as-of: {shown} is not a date YYYY-MM-DD") from None
     if as_of_date < start:
         raise ForecastError(f"as-of: {as_of_date} is before the scenario's start {start}")
     return start, as_of_date

@@ -44,15 +44,16 @@ PAD_LOGIT = -1.0e4  # log-ratio of a padding outcome (probability 0)
 RHAT_LIMIT = 1.01
 
 
-def _draws_of(tree: xr.DataTree, name: str) -> np.ndarray:
-    return np.asarray(tree["posterior"][name].values)
+def posterior_tree(inputs: Inputs, raw: xr.DataTree, values: dict[str, np.ndarray], settings: FitSettings
+                   ) -> xr.DataTree:
+    """Build the clean DataTree: named dims (branch, outcome, date, component, source, entry).
 
-
-def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> xr.DataTree:
-    """Build the clean DataTree: named dims (branch, outcome, date, component, source, entry)."""
+    ``raw`` is the sampler's output (its ``sample_stats`` are kept), ``values`` the model's
+    deterministic quantities per draw (``x_tick``, ``true_log_lr``, ``reliability``).
+    """
     design = inputs.design
     scenario = design.scenario
-    x = _draws_of(raw, "x_tick")  # (chain, draw, T_cap, C)
+    x = values["x_tick"]  # (chain, draw, T_cap, C)
     state = x[:, :, inputs.date_tick, :]
     probs = _probabilities(inputs, state[:, :, -1, :], inputs.hazard[:, -1])
     labels = [b.label for b in scenario.branches]
@@ -64,7 +65,7 @@ def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> x
     post = xr.Dataset(
         {"state": (("chain", "draw", "date", "component"), state),
          "probability": (("chain", "draw", "branch", "outcome"), probs),
-         "true_log_lr": (("chain", "draw", "entry"), _draws_of(raw, "true_log_lr")[:, :, : len(inputs.signals)])},
+         "true_log_lr": (("chain", "draw", "entry"), values["true_log_lr"][:, :, : len(inputs.signals)])},
         coords={"chain": chain, "draw": draw, "date": dates, "component": comp_labels, "branch": labels,
                 "outcome": np.arange(probs.shape[-1]), "entry": ids[inputs.signals].astype(str)},
         attrs={"likelihood": settings.likelihood, "reliability": settings.reliability, "seed": settings.seed,
@@ -72,7 +73,7 @@ def posterior_tree(inputs: Inputs, raw: xr.DataTree, settings: FitSettings) -> x
                "scenario": scenario.id},
     )
     if settings.reliability == "learned":
-        post["reliability"] = xr.DataArray(_draws_of(raw, "reliability")[:, :, : len(inputs.sources)],
+        post["reliability"] = xr.DataArray(values["reliability"][:, :, : len(inputs.sources)],
                                            dims=("chain", "draw", "source"),
                                            coords={"source": np.array(inputs.sources, dtype=str)})
     active = inputs.active

@@ -49,7 +49,10 @@ MAX_EVIDENCE_BYTES = 1024 * 1024 * 1024
 #: Characters of a field (data/README.md, "Limits").
 TEXT_LIMITS = {"id": 100, "retracts": 100, "summary": 5000, "citation": 2000, "source": 500, "story": 500, "given": 2000}
 OTHER_TEXT_LIMIT = 100  # every other column: an event id, a date, a number, a grade ...
+#: The least ``prob_sd`` (data/README.md, "Limits"): the mathematics stays finite above it.
+MIN_PROB_SD = 1e-9
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +112,12 @@ class EvidenceLog:
         1
         """
         raw = _raw_frame(self)
-        new = pd.DataFrame([{c: _cell(e.get(c, "")).strip() for c in COLUMNS} for e in entries], dtype=str)  # as a file is read
+        cells = [{c: _cell(e.get(c, "")).strip() for c in COLUMNS} for e in entries]  # as a file is read
+        # text from a command line can hold lone surrogates (undecodable bytes); a file read as UTF-8 cannot
+        broken = sorted({c for row in cells for c, v in row.items() if _SURROGATE.search(v)}, key=COLUMNS.index)
+        if broken:
+            raise InputError([Problem("<new entry>", 1, c, "not valid text (bytes that are not UTF-8)") for c in broken])
+        new = pd.DataFrame(cells, columns=list(COLUMNS), dtype=str)
         unknown = sorted({k for e in entries for k in e if k not in COLUMNS})
         if unknown:
             raise InputError([Problem("<new entry>", 1, k, f"unknown column{nearest(k, COLUMNS)}") for k in unknown])
@@ -507,6 +515,16 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
 
     for c in ("id", "date", "summary"):
         report((f[c] == "").to_numpy(), c, "required; empty here")
+    for c in COLUMNS:  # lengths (data/README.md, "Limits"): a field of megabytes is a mistake
+        limit = TEXT_LIMITS.get(c, OTHER_TEXT_LIMIT)
+        if c in distinct:
+            codes, values = distinct[c]
+            long = (values.str.len() > limit).to_numpy(dtype=bool)[codes]
+        else:
+            long = (f[c].str.len() > limit).to_numpy(dtype=bool)
+        if long.any():
+            report(long, c, lambda v, n=limit: f"is {len(v):,} characters long; at most {n:,} (see Limits in data/README.md)",
+                   f[c])
     ids = f["id"].array
     increasing = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())  # then no id repeats
     dup = pd.Series(False, index=f.index) if increasing else f["id"].duplicated() & (f["id"] != "")
@@ -582,7 +600,8 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
     for c, ok, expect in (
         ("lr_sd", lambda x: (x >= 0) & (x <= 100), "a number >= 0 (and at most 100)"),
         ("probability", lambda x: (x > 0) & (x < 1), "a probability strictly between 0 and 1"),
-        ("prob_sd", lambda x: (x > 0) & (x <= 100), "a number > 0 (logit-scale noise, at most 100)"),
+        # below 1e-9 the noise variance R = prob_sd**2 underflows beside a point prior's S = 0
+        ("prob_sd", lambda x: (x >= MIN_PROB_SD) & (x <= 100), f"a number >= {MIN_PROB_SD:g} (logit-scale noise, at most 100)"),
     ):
         codes, u = codes_of(c)
         given = (u != "").to_numpy()
@@ -629,11 +648,14 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
 
 def _check_retractions(f: pd.DataFrame, dates: pd.Series, lines: np.ndarray, is_retraction: np.ndarray, found: Problems) -> None:
     where = {v: i for i, v in enumerate(f["id"])}
+    unknown = 0
     for j in np.flatnonzero(is_retraction):
         target = f["retracts"].iat[j]
         i = where.get(target)
         if i is None:
-            found.add(int(lines[j]), "retracts", f"no entry with id {target!r}{nearest(target, where)}")
+            unknown += 1  # the nearest id is looked for in the first few only: the rest are counted
+            hint = nearest(target, where) if unknown <= MAX_PER_PROBLEM else ""
+            found.add(int(lines[j]), "retracts", f"no entry with id {target!r}{hint}", kind="no entry with id")
         elif is_retraction[i]:
             found.add(int(lines[j]), "retracts", f"{target!r} is itself a retraction")
         elif pd.notna(dates.iat[j]) and pd.notna(dates.iat[i]) and dates.iat[j] < dates.iat[i]:

@@ -4,11 +4,19 @@ Every writer returns bytes, identical for identical tables, so a report folder i
 reproducible byte for byte. Text from an evidence log never becomes a live spreadsheet
 formula: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 gets a leading ``'`` (:func:`neutralise`; :func:`restore` undoes it on reading back).
+
+Every document parses whatever the text: characters XML 1.0 does not allow (C0 controls
+but tab and line ends, U+FFFE, U+FFFF, lone surrogates) become U+FFFD in the workbook;
+control characters are dropped from LaTeX and replaced in Markdown, whose text is also
+HTML-escaped (reports are rendered as HTML). A sheet holds at most :data:`MAX_SHEET_ROWS`
+rows and a Markdown or LaTeX table at most :data:`MAX_DOCUMENT_ROWS`; the file says so
+where it stops (the CSV and JSON files keep every row).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import json
 import math
@@ -47,7 +55,15 @@ INT_COLUMNS = {"n_evidence", "line"}
 DATE_COLUMNS = {"date"}
 _PERCENT_COLUMNS = {"probability", "lower", "upper"}
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: Characters XML 1.0 does not allow (a workbook part with one is not well-formed).
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: Control characters (C0 but tab and line ends, DEL, C1) and what XML refuses: never meant for display.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: At most this many rows of a table go into a sheet of the workbook (Excel's own limit is
+#: 1,048,576 with the header); a sheet cut short ends in a note, and the metadata sheet says so.
+MAX_SHEET_ROWS = 100_000
+#: At most this many rows of a table go into its Markdown and LaTeX files (documents to read).
+MAX_DOCUMENT_ROWS = 10_000
 
 # --------------------------------------------------------------------------- safety
 
@@ -110,9 +126,43 @@ def _one_line(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def markdown_escape(text: str) -> str:
+    r"""Text for a Markdown table cell: shown as written when rendered, never as HTML or a link.
+
+    ``&``, ``<`` and ``>`` become entities (raw HTML such as ``<script>`` stays text),
+    ``\``, `````, ``[`` and ``]`` get a backslash (no code span, no link), control characters
+    become U+FFFD and line breaks spaces. (``|`` is escaped by the table writer.)
+
+    Examples
+    --------
+    >>> markdown_escape("<img src=x onerror=alert(1)> [a](javascript:b) & c")
+    '&lt;img src=x onerror=alert(1)&gt; \\[a\\](javascript:b) &amp; c'
+    """
+    text = _CONTROL.sub("\ufffd", re.sub(r"\s*[\r\n]+\s*", " ", text))
+    return re.sub(r"([\\`\[\]])", r"\\\1", html.escape(text, quote=False))
+
+
+def _first_rows(table: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
+    """The first ``limit`` rows and how many were left out."""
+    return (table, 0) if len(table) <= limit else (table.iloc[:limit], len(table) - limit)
+
+
 def markdown_bytes(table: pd.DataFrame) -> bytes:
-    """A table as a Markdown pipe table, each cell on one line."""
-    return format_table(_one_line(table), "markdown").encode("utf-8")
+    """A table as a Markdown pipe table, each cell on one line, its text escaped (:func:`markdown_escape`).
+
+    At most :data:`MAX_DOCUMENT_ROWS` rows; a longer table ends in a line saying how many
+    rows were left out.
+    """
+    shown, left_out = _first_rows(table, MAX_DOCUMENT_ROWS)
+    out = shown.copy()
+    for c in _text_columns(out):
+        out[c] = [markdown_escape(v) if isinstance(v, str) else v for v in out[c]]
+    out.columns = [markdown_escape(str(c)) for c in out.columns]
+    text = format_table(out, "markdown")
+    if left_out:
+        text += (f"\n*The first {len(shown):,} of {len(table):,} rows; {left_out:,} more are in the CSV and "
+                 "JSON files of the report.*\n")
+    return text.encode("utf-8")
 
 
 _LATEX_SPECIALS = {
@@ -130,7 +180,8 @@ def latex_escape(text: str) -> str:
     >>> latex_escape("P(x_1) = 50% & up {#1} $5 ~ ^ \\")
     'P(x\\_1) = 50\\% \\& up \\{\\#1\\} \\$5 \\textasciitilde{} \\textasciicircum{} \\textbackslash{}'
     """
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group(0)], re.sub(r"\s*[\r\n]+\s*", " ", text))
+    text = _CONTROL.sub("", re.sub(r"\s*[\r\n]+\s*", " ", text).replace("\t", " "))
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group(0)], text)
 
 
 def to_latex(table: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
@@ -153,10 +204,13 @@ def to_latex(table: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
     """
     spec = "".join("r" if table[c].dtype.kind in "fiu" else ("p{0.45\\linewidth}" if c == "summary" else "l")
                    for c in table.columns)
+    shown, left_out = _first_rows(table, MAX_DOCUMENT_ROWS)
     lines = [f"% {latex_escape(caption)}"] if caption else []
+    if left_out:
+        lines.append(f"% the first {len(shown):,} of {len(table):,} rows; the CSV and JSON files have every row")
     lines += [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
               " & ".join(latex_escape(str(c)) for c in table.columns) + r" \\", "\\midrule"]
-    for row in table.itertuples(index=False):
+    for row in shown.itertuples(index=False):
         cells = []
         for v in row:
             if isinstance(v, float | np.floating):
@@ -165,7 +219,13 @@ def to_latex(table: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
                 cells.append(v.isoformat()[:10])
             else:
                 cells.append(latex_escape(str(v)))
+        if cells and cells[0].lstrip().startswith(("[", "*")):
+            # after \\ (or \midrule) a row starting [3pt] or * would be read as their argument
+            cells[0] = "{}" + cells[0]
         lines.append(" & ".join(cells) + r" \\")
+    if left_out:
+        lines.append(f"\\multicolumn{{{len(table.columns)}}}{{l}}{{\\emph{{... and {left_out:,} more rows: see the CSV "
+                     "file}} \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -176,7 +236,7 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, np.integer | np.bool_):
         return v.item()
     if isinstance(v, float | np.floating):
-        return None if math.isnan(v) else float(v)
+        return float(v) if math.isfinite(v) else None
     return v
 
 
@@ -198,9 +258,23 @@ def report_json(result: Forecast, tables: Mapping[str, pd.DataFrame]) -> bytes:
         "method": result.method,
         "interval": float(result.level),
         "seed": result.seed,
-        "tables": {name: _records(table) for name, table in tables.items()},
+        "tables": {},
     }
-    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    # written a row at a time, one row a line: a table of millions of rows is never held as
+    # Python objects (only its bytes are)
+    head = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    out = io.BytesIO()
+    out.write(head[: head.rindex('"tables": {}')].encode("utf-8") + b'"tables": {')
+    for i, (name, table) in enumerate(tables.items()):
+        out.write((b"," if i else b"") + b"\n    " + json.dumps(name).encode("utf-8") + b": [")
+        columns = list(table.columns)
+        for j, row in enumerate(table.itertuples(index=False)):
+            record = {k: _json_value(v) for k, v in zip(columns, row, strict=True)}
+            out.write((b"," if j else b"") + b"\n      "
+                      + json.dumps(record, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+        out.write(b"\n    ]" if len(table) else b"]")
+    out.write(b"\n  }\n}\n" if tables else b"}\n}\n")
+    return out.getvalue()
 
 
 def load_schema() -> dict[str, Any]:
@@ -226,12 +300,21 @@ def excel_bytes(tables: Mapping[str, pd.DataFrame], metadata: Sequence[tuple[str
     wb.properties.creator = GENERATOR
     wb.properties.created = stamp
     bold = Font(bold=True)
-    sheets = [(name, table) for name, table in tables.items()]
-    sheets.append(("metadata", pd.DataFrame(list(metadata), columns=["key", "value"], dtype=object)))
-    for name, table in sheets:
-        ws = wb.create_sheet(name[:31])
+    sheets, cut = [], []
+    for name, table in tables.items():
+        shown, left_out = _first_rows(table, MAX_SHEET_ROWS)
+        sheets.append((name, shown, left_out))
+        if left_out:
+            cut.append((f"sheet {name}", f"the first {len(shown):,} of {len(table):,} rows; tables/{name}.csv and "
+                                         "report.json have every row"))
+    sheets.append(("metadata", pd.DataFrame(list(metadata) + cut, columns=["key", "value"], dtype=object), 0))
+    for name, table, left_out in sheets:
+        ws = wb.create_sheet(_ILLEGAL_XML.sub("\ufffd", name)[:31])
+        if left_out:  # said where the sheet stops, below its last row
+            ws.cell(row=len(table) + 3, column=1,
+                    value=f"... and {left_out:,} more rows, not in this workbook (see the CSV file)").font = bold
         for j, column in enumerate(table.columns, start=1):
-            ws.cell(row=1, column=j, value=str(column)).font = bold
+            ws.cell(row=1, column=j, value=_ILLEGAL_XML.sub("\ufffd", str(column))).font = bold
             width = len(str(column))
             number_format = ("0.0%" if column in _PERCENT_COLUMNS else
                              "yyyy-mm-dd" if column in DATE_COLUMNS else

@@ -11,12 +11,17 @@ the exact command-line path never pays for matplotlib.
 
 Text artists carry a ``gid`` (``"branch-label"``, ``"leaf"``, ``"other-leaf"``,
 ``"evidence-label"``, ``"value-label"``) so tests can find what a figure says.
+
+Every text is drawn as written (:func:`_literal`): a title ``Costs $\\notacommand{x}$`` or a
+summary ``$5bn to $7bn`` is never read as mathtext or TeX, and control characters (which
+SVG, an XML format, cannot hold) are shown as U+FFFD.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +29,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from .attribution import contribution_steps
@@ -39,6 +45,9 @@ OUTCOME_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377
 UP, DOWN, TOTAL = "#2a9d5c", "#c8453a", "#5b6770"
 #: The most leaves a tree figure draws (fold the rest with ``min_probability``).
 MAX_TREE_LEAVES = 128
+#: The most entries a contributions waterfall draws one by one: the largest shifts; the
+#: runs of smaller ones between them are drawn as one row each (data/README.md, "Limits").
+MAX_WATERFALL_ENTRIES = 40
 
 
 def pct(p: float, digits: int = 0) -> str:
@@ -63,6 +72,33 @@ def pct(p: float, digits: int = 0) -> str:
         text = f"{x:.1f}"
         return ">99.9" if text == "100.0" else text
     return f"{x:.{digits}f}"
+
+
+#: What a figure cannot draw or an SVG cannot hold: controls but the line feed, DEL, C1,
+#: surrogates, U+FFFE and U+FFFF.
+_UNDRAWABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _drawable(text: str) -> str:
+    """``text`` with what cannot be drawn (or written into an SVG) shown as U+FFFD; a tab as a space."""
+    return _UNDRAWABLE.sub("\ufffd", str(text).replace("\t", " "))
+
+
+def _literal(artists: Iterable[Any]) -> None:
+    """Draw every text under ``artists`` as written: no mathtext (``$``), no TeX, nothing undrawable.
+
+    User text (titles, questions, summaries, ids) may hold ``$``: parsed as mathtext it
+    would be garbled (``$5bn to $7bn``) or fail (``$\\notacommand{x}$``).
+    """
+    for artist in artists:
+        if artist is None:
+            continue
+        for text in artist.findobj(Text):
+            text.set_parse_math(False)
+            text.set_usetex(False)
+            shown = text.get_text()
+            if _UNDRAWABLE.search(shown) or "\t" in shown:
+                text.set_text(_drawable(shown))
 
 
 def _percent_axis(ax: Axes, axis: str = "x") -> None:
@@ -251,6 +287,7 @@ def plot_tree(result: Forecast, min_probability: float = 0.0, ax: Axes | None = 
     ax.set_axis_off()
     folded = f" · paths below {pct(min_probability, 1)}% folded" if min_probability > 0 else ""
     ax.set_title(f"{result.scenario.title}\n{_subtitle(result)}{folded}", fontsize=10, loc="left")
+    _literal([ax])
     return fig
 
 
@@ -370,11 +407,13 @@ def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None
         axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{dates[0] + pd.Timedelta(days=v):%d %b}"))
         axes[-1].set_xlabel("date", fontsize=8)
     else:
-        axes[-1].set_xticks(xs, ticks, fontsize=7.5, rotation=90 if len(dates) > 12 else 0)
+        axes[-1].set_xticks(xs, ticks, fontsize=7.5, rotation=90 if len(dates) > 12 else 0, parse_math=False)
         axes[-1].set_xlabel("evidence dates (evenly spaced)", fontsize=8)
+    title = None
     if ax is None:
-        fig.suptitle(f"Trajectories: what was believed on each date · {_subtitle(result)}", fontsize=10, x=0.01,
-                     ha="left")
+        title = fig.suptitle(f"Trajectories: what was believed on each date · {_subtitle(result)}", fontsize=10, x=0.01,
+                             ha="left")
+    _literal([*axes, title])
     return fig
 
 
@@ -411,7 +450,7 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
     >>> len(fig.axes)
     2
     """
-    steps = contribution_steps(result, event, given)
+    steps = _fold_steps(contribution_steps(result, event, given), MAX_WATERFALL_ENTRIES)
     ev = result.scenario.event(event)
     first = ev.outcomes[0]
     n = len(steps)
@@ -420,11 +459,13 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
     y = -np.arange(n, dtype=float)
     labels = []
     for s in steps.itertuples(index=False):
-        if s.step in ("prior", "as of", "deadline", "resolved"):
+        if s.kind == "folded":
+            labels.append(_drawable(s.summary))
+        elif s.step in ("prior", "as of", "deadline", "resolved"):
             labels.append({"prior": "prior", "as of": f"as of {result.as_of}", "deadline": "deadline hazard",
                            "resolved": "resolved"}[s.step])
         else:
-            labels.append(f"{s.step} {s.date:%d %b}  " + textwrap.shorten(s.summary, 52, placeholder="…"))
+            labels.append(_drawable(f"{s.step} {s.date:%d %b}  " + textwrap.shorten(s.summary, 52, placeholder="…")))
     for ax, lo_col, hi_col, unit in ((ax_l, "logodds_before", "logodds_after", "logodds"),
                                      (ax_p, "prob_before", "prob_after", "prob")):
         before, after = steps[lo_col].to_numpy(), steps[hi_col].to_numpy()
@@ -463,7 +504,7 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
             ax.axvline(0.0, color="0.4", lw=0.8)
             ax.set_xlabel(f"log-odds of {first} (0 = even odds)")
             ax.set_title("in log-odds", fontsize=9, loc="left")
-    ax_l.set_yticks(y, labels, fontsize=7.5)
+    ax_l.set_yticks(y, labels, fontsize=7.5, parse_math=False)
     handles = [Patch(color=UP, label=f"toward {first}"), Patch(color=DOWN, label=f"away from {first}"),
                Patch(facecolor="0.75", hatch="////", edgecolor="white", label="observation (a reading)"),
                Patch(facecolor="0.75", hatch="....", edgecolor="white", label="echo (a repeated story)"),
@@ -473,7 +514,44 @@ def plot_contributions(result: Forecast, event: str, given: str = "") -> Figure:
     branch = f"{event} = {first}" + (f" | {given}" if given else "")
     fig.suptitle(f"What moved P({branch}): {pct(steps['prob_after'].iloc[0], 1)}% → "
                  f"{pct(steps['prob_after'].iloc[-1], 1)}%  ·  {_subtitle(result)}", fontsize=10, x=0.01, ha="left")
+    _literal([fig])
     return fig
+
+
+def _fold_steps(steps: pd.DataFrame, keep: int) -> pd.DataFrame:
+    """The waterfall's steps with at most ``keep`` entries one by one (those of largest shift).
+
+    Each run of the other entries between two kept ones becomes one row (``kind`` ``folded``)
+    from the run's first log-odds to its last, so the rows still add up exactly; a log of a
+    million entries draws a figure of about ``2 * keep`` rows, not a million.
+    """
+    fixed = steps["step"].isin(["prior", "as of", "deadline", "resolved"]).to_numpy()
+    entries = np.flatnonzero(~fixed)
+    if len(entries) <= keep:
+        return steps
+    size = np.abs(steps["logodds_after"].to_numpy() - steps["logodds_before"].to_numpy())[entries]
+    kept = set(entries[np.argsort(-size, kind="stable")[:keep]].tolist())
+    rows: list[tuple] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if not run:
+            return
+        first, last = steps.iloc[run[0]], steps.iloc[run[-1]]
+        span = f"{first.date:%d %b}" if first.date == last.date else f"{first.date:%d %b} – {last.date:%d %b}"
+        rows.append((f"{len(run)} entries", last.date, "folded",
+                     f"{len(run):,} smaller entr{'y' if len(run) == 1 else 'ies'}, {span} (folded)",
+                     first.logodds_before, last.logodds_after, first.prob_before, last.prob_after))
+        run.clear()
+
+    for i in range(len(steps)):
+        if fixed[i] or i in kept:
+            close()
+            rows.append(tuple(steps.iloc[i]))
+        else:
+            run.append(i)
+    close()
+    return pd.DataFrame(rows, columns=steps.columns)
 
 
 # --------------------------------------------------------------------------- marginals
@@ -526,7 +604,7 @@ def plot_marginals(result: Forecast, ax: Axes | None = None) -> Figure:
         labels.append(f"{row.event}: {row.outcome}" if row.event != previous else f"{row.outcome}")
         previous = row.event
         y -= 1.0
-    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_yticks(ys, [_drawable(label) for label in labels], fontsize=8, parse_math=False)
     ax.set_ylim(min(ys) - 0.7, 0.7)
     ax.set_xlim(0.0, 1.0)
     _percent_axis(ax, "x")
@@ -534,4 +612,5 @@ def plot_marginals(result: Forecast, ax: Axes | None = None) -> Figure:
     ax.set_axisbelow(True)
     ax.set_xlabel("probability (mean and interval)")
     ax.set_title(f"Outcome probabilities\n{_subtitle(result)}", fontsize=10, loc="left")
+    _literal([ax])
     return fig

@@ -52,8 +52,9 @@ DEFAULT_SD = 1.0
 # (data/README.md, "Limits"): past these a scenario is refused with a located message,
 # so that validating it and forecasting from it take bounded time and memory.
 
-#: Bytes of a scenario file.
+#: Bytes of a scenario file, not counting the indentation of its lines; and in all.
 MAX_SCENARIO_BYTES = 2 * 1024 * 1024
+MAX_SCENARIO_FILE_BYTES = 16 * 1024 * 1024
 #: Events of a scenario; parents and outcomes of one event.
 MAX_EVENTS = 1000
 MAX_PARENTS = 10
@@ -293,6 +294,11 @@ class Scenario:
         day = _date(date) if isinstance(date, str) else date
         if not isinstance(day, dt.date):
             raise ForecastError(f"{date!r} is not a date YYYY-MM-DD")
+        if isinstance(day, dt.datetime):
+            day = day.date()
+        start = self.settings.start
+        if start is not None and day < start:
+            raise ForecastError(f"{event_id}: resolution date {day} is before settings.start {start}")
         return self._replace_event(replace(event, resolution=Resolution(outcome, day, citation)))
 
     def _replace_event(self, new: Event) -> Scenario:
@@ -339,7 +345,12 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path_text = str(path)
     found = Problems(path_text)
-    raw = found.read_bytes(path, "a scenario file", limit=MAX_SCENARIO_BYTES)
+    raw = found.read_bytes(path, "a scenario file", limit=MAX_SCENARIO_FILE_BYTES)
+    content = len(raw) - sum(len(m) for m in re.findall(rb"(?m)^[ \t]+", raw))
+    if content > MAX_SCENARIO_BYTES:  # the YAML reader takes seconds a megabyte
+        found.add(1, "file", f"{content:,} bytes besides indentation; a scenario is at most {MAX_SCENARIO_BYTES:,} "
+                  "(see Limits in data/README.md)")
+        found.raise_if_any()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -622,12 +633,12 @@ def _branch_limits(order: Sequence[str], parents: Mapping[str, tuple[str, ...]],
         at = specs[eid].lines.get("parents", specs[eid].line)
         n_parents = len(parents[eid])
         n_branches = math.prod(len(outcomes[p]) for p in parents[eid])
-        if n_parents > MAX_PARENTS:
-            found.add(at, f"{eid}.parents", f"{n_parents} parents; at most {MAX_PARENTS} (see Limits in data/README.md)")
+        if n_branches > MAX_BRANCHES_PER_EVENT:
+            found.add(at, f"{eid}.parents", f"{n_parents} parent{'s' if n_parents != 1 else ''} whose outcomes give "
+                      f"{n_branches:,} branches; at most {MAX_BRANCHES_PER_EVENT:,} per event (see Limits in data/README.md)")
             too_many.add(eid)
-        elif n_branches > MAX_BRANCHES_PER_EVENT:
-            found.add(at, f"{eid}.parents", f"its parents' outcomes give {n_branches:,} branches; at most "
-                      f"{MAX_BRANCHES_PER_EVENT:,} per event (see Limits in data/README.md)")
+        elif n_parents > MAX_PARENTS:
+            found.add(at, f"{eid}.parents", f"{n_parents} parents; at most {MAX_PARENTS} (see Limits in data/README.md)")
             too_many.add(eid)
         else:
             total += n_branches
@@ -791,7 +802,7 @@ def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], f
         key_at = node.lines[key]
         field = f"{where}.{_shown(key, 200)[1:-1] if len(key) > 198 else key}"
         if key in PRIOR_KEYS:
-            found.add(key_at, field, f"{event.id} has parents, so give a prior for each branch: {_some(expected)}",
+            found.add(key_at, field, f"{event.id} has parents, so give a prior for each branch: {_some(expected, 4)}",
                       kind="branch prior expected")
             continue
         try:
@@ -801,7 +812,7 @@ def _priors(item: Node, event: Event, outcomes: Mapping[str, tuple[str, ...]], f
             continue
         canonical = by_pairs.get(frozenset(pairs)) if len(pairs) == len(event.parents) else None
         if canonical is None:
-            found.add(key_at, field, f"no such branch{nearest(key, expected)}; the branches are {_some(expected)}",
+            found.add(key_at, field, f"no such branch{nearest(key, expected)}; the branches are {_some(expected, 4)}",
                       kind="no such branch")
             continue
         if canonical in priors:
@@ -918,12 +929,24 @@ def apply_resolutions(scenario: Scenario, path: str | Path) -> Scenario:
     import csv
 
     found = Problems(str(path))
+    raw = found.read_bytes(path, "a resolutions file", limit=MAX_SCENARIO_BYTES)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        found.add(1, "file", f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        found.add(raw[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
         found.raise_if_any()
-    rows = list(csv.reader(text.splitlines()))
+    if "\x00" in text:
+        found.add(text[: text.index("\x00")].count("\n") + 1, "file", "contains NUL bytes; not a CSV text file")
+        found.raise_if_any()
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text)))  # a long field is reported below, by its length
+    try:
+        rows = list(csv.reader(text.splitlines()))
+    except csv.Error as exc:
+        found.add(1, "file", f"not a readable CSV file: {exc}")
+        found.raise_if_any()
+    finally:
+        csv.field_size_limit(limit)
     header = [h.strip() for h in rows[0]] if rows else []
     for name in ("event", "outcome", "date"):
         if name not in header:
@@ -940,6 +963,11 @@ def apply_resolutions(scenario: Scenario, path: str | Path) -> Scenario:
             found.add(line, "row", f"has {len(row)} fields; the header has {len(header)}")
             continue
         rec = {k: v.strip() for k, v in zip(header, row, strict=True)}
+        long = [k for k, v in rec.items() if len(v) > TEXT_LIMITS["citation"]]
+        for k in long:
+            found.add(line, k, f"is {len(rec[k]):,} characters long; at most {TEXT_LIMITS['citation']:,}")
+        if long:
+            continue
         event_ids = [e.id for e in scenario.events]
         if rec["event"] not in event_ids:
             found.add(line, "event", f"{rec['event']!r} is not an event of the scenario{nearest(rec['event'], event_ids)}")
@@ -949,7 +977,10 @@ def apply_resolutions(scenario: Scenario, path: str | Path) -> Scenario:
         if rec["outcome"] not in outcomes:
             found.add(line, "outcome", f"{rec['outcome']!r} is not an outcome of {rec['event']} ({', '.join(outcomes)})")
         if day is None:
-            found.add(line, "date", f"{rec['date']!r} is not a date YYYY-MM-DD")
+            found.add(line, "date", f"{_shown(rec['date'])} is not a date YYYY-MM-DD")
+        elif scenario.settings.start is not None and day < scenario.settings.start:
+            found.add(line, "date", f"{day} is before the scenario's start {scenario.settings.start}")
+            day = None
         if rec["event"] in resolved:
             found.add(line, "event", f"{rec['event']} is resolved twice")
         if day is not None and rec["outcome"] in outcomes:

@@ -279,6 +279,16 @@ def test_resolved_and_point_prior_branches_are_deterministic(tmp_path):
 # --------------------------------------------------------------------------- Student-t evidence
 
 
+def moved(weights) -> np.ndarray:
+    """How far the model moved each entry's true ratio from its claim, in its own sds, less 4 MC errors.
+
+    (A t posterior's mean has a large Monte Carlo error: a small claim's ``kept`` share can
+    read 0.6 +- 0.3 on one seed.)
+    """
+    gap = (weights["true_mean"] - weights["claim"]).abs() - TOL_MCSE * weights["mcse"]
+    return (np.maximum(gap, 0.0) / weights["lr_sd"]).to_numpy()
+
+
 def wild_entry_logs(tmp_path) -> tuple[fc.Scenario, fc.EvidenceLog, fc.EvidenceLog]:
     """Twelve ordinary entries, two readings of ``a`` that agree with them (days 15 and 25), and
     the same with a wild entry X (lr 1000 for a=yes) between the readings, which the second
@@ -325,7 +335,7 @@ def test_student_down_weights_one_planted_wild_entry_and_no_other(tmp_path):
                 assert 0.4 < kept < 0.8  # the Gaussian model shares the contradiction out
             else:
                 assert kept < 0.15 + TOL_MCSE * weights.at["X", "mcse"] / weights.at["X", "claim"]
-                assert (others["shift_sd"].abs() <= 0.5).all(), others
+                assert (moved(others) <= 0.5).all(), others
             print(f"{method}: X keeps {kept:.3f} of its claim; other entries' largest shift "
                   f"{others['shift_sd'].abs().max():.3f} sd")
     print(f"P(a=yes) moved by X: exact {moves['exact']:+.3f}, normal {moves['normal']:+.3f}, "
@@ -335,7 +345,8 @@ def test_student_down_weights_one_planted_wild_entry_and_no_other(tmp_path):
 
 
 def test_student_stays_near_the_exact_update_on_the_bundled_example(default_inputs):
-    """Measured (seed 1): every marginal within 0.007 of exact, every branch within 0.009."""
+    """Measured (seed 1): every marginal within 0.005 of exact, every branch within 0.007; no entry
+    moved by more than half its sd beyond MC error (seeds 0-9: at most 0.26 sd, before removing it)."""
     scenario, log = default_inputs
     exact = fc.exact_update(scenario, log, "2025-04-18")
     student = fc.make_forecast(scenario, log, "2025-04-18", method="mcmc", likelihood="student", seed=1,
@@ -346,7 +357,8 @@ def test_student_stays_near_the_exact_update_on_the_bundled_example(default_inpu
     print(f"student - exact: largest marginal gap {gaps.max():.4f}, largest branch gap {branch_gaps.max():.4f}")
     assert gaps.max() <= 0.05 and branch_gaps.max() <= 0.05
     weights = fm.entry_weights(student.idata)
-    assert weights["kept"].between(0.75, 1.25).all(), weights  # no entry of the bundled log is an outlier
+    assert (moved(weights) <= 0.5).all(), weights  # no entry of the bundled log is an outlier
+    assert (weights["r_hat"] <= 1.01).all(), weights
 
 
 # --------------------------------------------------------------------------- learned reliability
@@ -433,6 +445,16 @@ def test_logp_and_gradient_are_finite_at_the_initial_point(likelihood, reliabili
     logp = model.compile_logp()(point)
     grad = model.compile_dlogp()(point)
     assert np.isfinite(logp) and np.isfinite(grad).all() and grad.size == sum(v.size for v in point.values())
+    # the sampler keeps only the free variables: NumPy's forward map is the model's own arithmetic
+    rng = np.random.default_rng(0)
+    point = {k: rng.standard_normal(v.shape) for k, v in point.items()}
+    names = ["x_tick", "true_log_lr"] + (["reliability"] if reliability == "learned" else [])
+    outs = model.replace_rvs_by_values([model[n] for n in names])
+    values = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
+    draws = {k: v[None, None] for k, v in point.items()}
+    forward = fm._forward(inputs, fm._padded(inputs, caps), draws)
+    for name, value in zip(names, values, strict=True):
+        np.testing.assert_allclose(forward[name][0, 0], value, rtol=1e-12, atol=1e-12)
 
 
 def test_datatree_schema_and_netcdf_round_trip(small_fit, tmp_path):
@@ -549,13 +571,14 @@ def test_strict_exits_non_zero_when_the_sampler_has_not_converged(tmp_path, caps
 def test_a_new_entry_or_date_reuses_the_compiled_model(small_fit):
     scenario, log, _ = small_fit
     settings = fm.FitSettings(draws=200, tune=200, seed=1)
-    fm.fit_design(compile_design(scenario, log, "2025-02-15"), settings)
+    run = fm.fit_design(compile_design(scenario, log, "2025-02-15"), settings)
     n_models = len(fm._CACHE)
     more = log.with_entries([{"id": "NEW", "date": "2025-02-15", "event": "a", "favours": "no", "lr": 2,
                               "summary": "one more"}], scenario)
-    for evidence, as_of in ((more, "2025-02-15"), (log, "2025-01-20")):
-        run = fm.fit_design(compile_design(scenario, evidence, as_of), settings)
-        assert run.timings["compile"] < 0.05
+    again = fm.fit_design(compile_design(scenario, more, "2025-02-15"), settings)
+    assert again.caps == run.caps and again.timings["compile"] < 0.05
+    earlier = fm.fit_design(compile_design(scenario, log, "2025-01-20"), settings, run.caps)  # as the trajectory does
+    assert earlier.timings["compile"] < 0.05
     assert len(fm._CACHE) == n_models
 
 
@@ -576,11 +599,15 @@ def test_constant_hazard_exact_and_model_agree(tmp_path):
     scenario, log = load(data, rows, tmp_path)
     exact = fc.exact_update(scenario, log, "2025-03-01")
     mcmc = fc.make_forecast(scenario, log, "2025-03-01", method="mcmc", seed=1, **DRAWS)
+    assert mcmc.convergence_warning is None, mcmc.convergence_warning
     r = (89 - 59) / 89  # 2025-03-01 is day 59 of the 89-day window
     m = float(state_at_as_of(mcmc.idata, scenario.branches[0]).mean())
     slope = r * (1 - sigmoid(m)) ** (r - 1) * sigmoid(m) * (1 - sigmoid(m))  # d hazard(sigmoid(m)) / dm
     se = float(mcse_of(state_at_as_of(mcmc.idata, scenario.branches[0]))[0])
-    assert abs(mcmc.branch_points[0][0] - exact.branch_points[0][0]) <= TOL_MCSE * slope * se
+    errors = fm.point_errors(mcmc.idata)  # the library's MCSE of the point: the same delta method
+    np.testing.assert_allclose(errors["mcse"].iat[0], slope * se, rtol=1e-4)
+    assert errors["probability"].iat[0] == pytest.approx(mcmc.branch_points[0][0], abs=1e-12)
+    assert abs(mcmc.branch_points[0][0] - exact.branch_points[0][0]) <= TOL_MCSE * errors["mcse"].iat[0]
     assert_branches_agree(mcmc, exact)  # the other branches
     # without the hazard the branch is higher; with it, probability falls as days pass
     without = copy.deepcopy(data)
