@@ -264,6 +264,36 @@ def _write_output(text: str, output: str | None, inputs: Sequence[Path], folders
         raise ForecastError(f"{output}: -o: cannot write there ({exc.strerror or exc})") from None
 
 
+#: The most text a report's contributions table may hold (one row per entry and branch it applies
+#: to; data/README.md, "Limits"): a report holds it several times over (CSV, JSON, workbook, tables
+#: in memory), about 12 bytes of memory a byte, so past this it would need more than 2 GB.
+MAX_REPORT_CONTRIBUTIONS_BYTES = 128 * 1024 * 1024
+
+
+def _check_report_size(result) -> None:  # noqa: ANN001
+    """Refuse a report whose contributions would take more memory than the limit allows (before writing)."""
+    states = getattr(result, "history", None)
+    if states is None:  # an MCMC forecast: its contributions come from a replay of the exact filter
+        return
+    import numpy as np
+
+    from .errors import InputError, Problem
+
+    design = states.design  # counted from the compiled design: the contributions table is not built yet
+    frame = result.evidence.frame
+    per_entry = (frame["summary"].str.len() + frame["id"].str.len()).to_numpy(dtype=np.int64)[design.rows]
+    size = rows = 0
+    for branch, applied in zip(result.scenario.branches, design.applies, strict=True):
+        rows += len(applied)
+        size += int(per_entry[applied].sum()) + (len(branch.event) + len(branch.given_text) + 60) * len(applied)
+    if size > MAX_REPORT_CONTRIBUTIONS_BYTES:
+        raise InputError([Problem(
+            str(result.evidence.path), 1, "evidence",
+            f"a report as of {result.as_of} would hold {rows:,} contributions (one per entry and branch it applies "
+            f"to), about {size / 2**20:,.0f} MB of text; a report holds at most {MAX_REPORT_CONTRIBUTIONS_BYTES // 2**20} MB "
+            "(see Limits in data/README.md): report an earlier --as-of, or print the tables with forecast table")])
+
+
 def _shown(text: str, fmt: str, output: str | None) -> str:
     """What is written of a table or a diff: text made terminal-safe, Markdown HTML-escaped.
 
@@ -301,6 +331,7 @@ def _run(args: argparse.Namespace) -> int:
         scenario, evidence, paths = _load(args)
         result = _make(args, scenario, evidence)
         status = _check_diagnostics(result, args.strict)
+        _check_report_size(result)
         folder = write_report(result, args.out, inputs=paths)
         print(_terminal(result.text))
         print(_terminal(f"\nreport written to {folder}"))

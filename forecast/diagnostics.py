@@ -189,7 +189,7 @@ def summaries(inputs: Inputs, tree: xr.DataTree, level: float, n_keep: int
     0). The interval holds the central ``level`` of the probability draws and contains
     the point. The draws keep ``n_keep`` evenly spaced joint draws (all when fewer).
     """
-    post = tree["posterior"]
+    post = tree["posterior"].to_dataset()
     mean_x = post["state"].isel(date=-1).mean(("chain", "draw")).values  # (C,)
     point_all = _probabilities(inputs, mean_x[None, :], inputs.hazard[:, -1])[0]  # (B, Kmax)
     probs = post["probability"].values

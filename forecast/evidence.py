@@ -45,7 +45,7 @@ KINDS = ("signal", "observation")
 DEFAULT_PROB_SD = 0.5
 MAX_PER_PROBLEM = 20
 #: Bytes of an evidence log (data/README.md, "Limits"); a log is read whole into memory.
-MAX_EVIDENCE_BYTES = 1024 * 1024 * 1024
+MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
 #: Characters of a field (data/README.md, "Limits").
 TEXT_LIMITS = {"id": 100, "retracts": 100, "summary": 5000, "citation": 2000, "source": 500, "story": 500, "given": 2000}
 OTHER_TEXT_LIMIT = 100  # every other column: an event id, a date, a number, a grade ...

@@ -114,9 +114,19 @@ def _neutralised(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- formats
 
 
+#: Rows a CSV is written in at a time (a table of millions of rows is never copied whole).
+_CSV_CHUNK = 50_000
+
+
 def csv_bytes(table: pd.DataFrame) -> bytes:
     """A table as CSV at full precision, formula-like text neutralised."""
-    return format_table(_neutralised(table), "csv").encode("utf-8")
+    if len(table) <= _CSV_CHUNK:
+        return format_table(_neutralised(table), "csv").encode("utf-8")
+    out = io.BytesIO()
+    for start in range(0, len(table), _CSV_CHUNK):
+        text = format_table(_neutralised(table.iloc[start:start + _CSV_CHUNK]), "csv")
+        out.write((text if start == 0 else text.split("\n", 1)[1]).encode("utf-8"))  # one header
+    return out.getvalue()
 
 
 def _one_line(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Figures of a finished forecast: the tree, trajectories, what moved a branch, marginals.
+r"""Figures of a finished forecast: the tree, trajectories, what moved a branch, marginals.
 
 Every function takes a :class:`~forecast.tables.Forecast` (exact or MCMC) and returns a
 matplotlib :class:`~matplotlib.figure.Figure` built without pyplot, so nothing is left
@@ -12,7 +12,7 @@ the exact command-line path never pays for matplotlib.
 Text artists carry a ``gid`` (``"branch-label"``, ``"leaf"``, ``"other-leaf"``,
 ``"evidence-label"``, ``"value-label"``) so tests can find what a figure says.
 
-Every text is drawn as written (:func:`_literal`): a title ``Costs $\\notacommand{x}$`` or a
+Every text is drawn as written (:func:`_literal`): a title ``Costs $\notacommand{x}$`` or a
 summary ``$5bn to $7bn`` is never read as mathtext or TeX, and control characters (which
 SVG, an XML format, cannot hold) are shown as U+FFFD.
 """
@@ -85,10 +85,10 @@ def _drawable(text: str) -> str:
 
 
 def _literal(artists: Iterable[Any]) -> None:
-    """Draw every text under ``artists`` as written: no mathtext (``$``), no TeX, nothing undrawable.
+    r"""Draw every text under ``artists`` as written: no mathtext (``$``), no TeX, nothing undrawable.
 
     User text (titles, questions, summaries, ids) may hold ``$``: parsed as mathtext it
-    would be garbled (``$5bn to $7bn``) or fail (``$\\notacommand{x}$``).
+    would be garbled (``$5bn to $7bn``) or fail (``$\notacommand{x}$``).
     """
     for artist in artists:
         if artist is None:

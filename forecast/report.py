@@ -136,24 +136,33 @@ def _history(result: Forecast) -> BeliefHistory:
 
 
 def _contributions(result: Forecast, history: BeliefHistory) -> pd.DataFrame:
+    # vectorised: a log of a million entries gives millions of rows (issue 9: bounded memory),
+    # so no Python object is made per row, and the rows are put in order before any column is built
     c = history.contributions
     branches = result.scenario.branches
-    summaries = dict(zip(result.evidence.frame["id"], result.evidence.frame["summary"], strict=True))
-    table = pd.DataFrame({
-        "entry": c["entry"].astype(str).to_numpy(),
-        "date": [pd.Timestamp(d).date() for d in c["date"]],
-        "event": [branches[int(b)].event for b in c["branch"]],
-        "given": [branches[int(b)].given_text for b in c["branch"]],
-        "kind": c["kind"].astype(str).to_numpy(),
-        "weight": c["weight"].to_numpy(dtype=float),
-        "shift": c["shift"].to_numpy(dtype=float),
-        "summary": [summaries.get(e, "") for e in c["entry"]],
+    b = c["branch"].to_numpy(dtype=np.int64)
+    days = c["date"].to_numpy().astype("datetime64[D]")
+    order = np.lexsort((days.view(np.int64), b))  # by branch, then date; stable (ties keep their order)
+    b, days = b[order], days[order]
+    frame = result.evidence.frame
+    at = pd.Index(frame["id"]).get_indexer(c["entry"].take(order))  # the entry's row in the log (ids are unique)
+    summary = pd.concat([frame["summary"], pd.Series([""], dtype=frame["summary"].dtype)], ignore_index=True)
+    codes, unique_days = pd.factorize(days)
+    dates = np.array([pd.Timestamp(d).date() for d in unique_days] + [None], dtype=object)[codes]
+
+    def text(values) -> pd.Series:  # noqa: ANN001
+        return pd.Series(values).astype("str").reset_index(drop=True)
+
+    return pd.DataFrame({
+        "entry": text(c["entry"].take(order)),
+        "date": dates,
+        "event": text(np.array([branch.event for branch in branches], dtype=object)[b]),
+        "given": text(np.array([branch.given_text for branch in branches], dtype=object)[b]),
+        "kind": text(c["kind"].take(order)),
+        "weight": c["weight"].to_numpy(dtype=float)[order],
+        "shift": c["shift"].to_numpy(dtype=float)[order],
+        "summary": text(summary.take(np.where(at >= 0, at, len(frame)))),
     }, columns=CONTRIBUTION_COLUMNS)
-    for column in ("entry", "event", "given", "kind", "summary"):
-        table[column] = table[column].astype("str")
-    order = pd.Series(list(c["branch"]), dtype="int64")
-    table = table.assign(_b=order.to_numpy()).sort_values(["_b", "date"], kind="stable")
-    return table.drop(columns="_b").reset_index(drop=True)
 
 
 def _states(result: Forecast, history: BeliefHistory) -> pd.DataFrame:

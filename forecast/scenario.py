@@ -420,7 +420,7 @@ def _string(node: Node, key: str, where: str, found: Problems, limit: int) -> st
     if value is None:
         return ""
     at = _line(node, key)
-    if isinstance(value, bool) or isinstance(value, dt.date):
+    if isinstance(value, (bool, dt.date)):
         value = node.raw.get(key, _raw(value))
     elif isinstance(value, (int, float)):
         raw = node.raw.get(key, str(value))[:40]

@@ -253,6 +253,48 @@ def test_report_json_is_streamed_and_parses():
     assert data["tables"]["empty"] == [] and data["scenario"]["id"] == "ukraine-talks-2025"
 
 
+def test_a_report_too_big_for_memory_is_refused_before_anything_is_written(monkeypatch, tmp_path):
+    # a million-entry log gave 2.2 million contribution rows and peaked at 3.4 GB (benchmarks/bench_limits.py)
+    monkeypatch.setattr(cli, "MAX_REPORT_CONTRIBUTIONS_BYTES", 2000)
+    status, out, err = run_cli("report", "--out", tmp_path / "r")
+    assert status == 1 and "internal error" not in err
+    assert ": evidence: a report as of 2025-04-18 would hold 36 contributions" in err and "at most 0 MB" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_evidence_log_past_its_limit_is_refused(monkeypatch, write_scenario, write_evidence):
+    from forecast import evidence
+
+    monkeypatch.setattr(evidence, "MAX_EVIDENCE_BYTES", 100)
+    scenario = fc.load_scenario(write_scenario(HEAD + ROOT))
+    path = write_evidence(LOG_HEADER + "E1,2025-01-02,a,,,yes,2,,,,,,,x\n" * 3)
+    assert_problem(problem_lines(fc.load_evidence, path, scenario), path, 1, "file", "an evidence log is at most 100 bytes")
+
+
+@pytest.mark.parametrize(("option", "value", "words"), [("--draws", "1000000000", "more than 100,000"),
+                                                       ("--chains", "1000", "more than 16"),
+                                                       ("--seed", str(2**64), "more than")])
+def test_command_line_numbers_are_bounded(option, value, words):
+    status, out, err = run_cli("table", option, value)
+    assert status == 1 and err.startswith(f"<command line>:1: {option}: ") and words in err, err
+
+
+def test_a_waterfall_of_many_entries_folds_the_small_ones(monkeypatch, default_inputs):
+    from forecast import plots
+
+    result = fc.exact_update(*default_inputs, as_of="2025-04-18")
+    steps = plots.contribution_steps(result, "russia_accepts")
+    folded = plots._fold_steps(steps, 2)
+    assert len(folded) < len(steps) and (folded["kind"] == "folded").any()
+    kept = folded[folded["kind"] != "folded"]
+    assert (kept["step"].isin(steps["step"])).all()
+    # the rows still chain: each starts where the one before ended
+    assert (folded["logodds_before"].to_numpy()[1:] == folded["logodds_after"].to_numpy()[:-1]).all()
+    monkeypatch.setattr(plots, "MAX_WATERFALL_ENTRIES", 2)
+    fig = plots.plot_contributions(result, "russia_accepts")
+    assert any("smaller entr" in t.get_text() for t in fig.axes[0].get_yticklabels())
+
+
 # =========================================================================== 6, 7. figures and XML
 
 HOSTILE_TITLE = 'Costs $\\\\notacommand{x}$ \\e]0;title\\a \\v \\uFFFE'  # YAML escapes: ESC, BEL, VT, U+FFFE
