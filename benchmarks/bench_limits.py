@@ -77,7 +77,7 @@ def outcomes(folder: Path, k: int = 10) -> list[str]:
 
 def draws(folder: Path) -> list[str]:
     (folder / "draws.yaml").write_text(HEAD.replace("  start: 2025-01-01\n", "  start: 2025-01-01\n  draws: 1000000000\n")
-                                       + "  - {id: e0, question: Q?, prior: {p: 0.5}}\n")
+                                       + "  - {id: e0, question: Q., prior: {p: 0.5}}\n")
     (folder / "log.csv").write_text(LOG)
     return ["report", "--scenario", str(folder / "draws.yaml"), "--evidence", str(folder / "log.csv"),
             "--out", str(folder / "draws-report")]
@@ -85,7 +85,7 @@ def draws(folder: Path) -> list[str]:
 
 def title(folder: Path) -> list[str]:
     with open(folder / "title.yaml", "w") as handle:
-        handle.write("id: t\ntitle: " + "x" * 50_000_000 + "\nevents:\n  - {id: e0, question: Q?, prior: {p: 0.5}}\n")
+        handle.write("id: t\ntitle: " + "x" * 50_000_000 + "\nevents:\n  - {id: e0, question: Q., prior: {p: 0.5}}\n")
     (folder / "log.csv").write_text(LOG)
     return ["validate", "--scenario", str(folder / "title.yaml"), "--evidence", str(folder / "log.csv")]
 

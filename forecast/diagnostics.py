@@ -12,7 +12,8 @@ The DataTree's schema:
 - ``posterior``: ``state`` (chain, draw, date, component), the log-odds at every date of
   the replay; ``probability`` (chain, draw, branch, outcome) at the as-of date, through
   the hazard and resolutions; ``true_log_lr`` (chain, draw, entry) of every signal (its
-  ``entry`` coordinate: the signals' ids); ``reliability`` (chain, draw, source) with
+  ``entry`` coordinate: the signals' ids, ``ID @ BRANCH`` for a per-branch copy of the
+  normal model, see ``forecast.model._claim_units``; ``entry_id`` the plain id); ``reliability`` (chain, draw, source) with
   learned reliability.
 - ``sample_stats``: ``diverging``, ``tree_depth``, ``n_steps``, ``step_size``, ``energy``, ``lp``
   (those the sampler gives).
@@ -67,7 +68,8 @@ def posterior_tree(inputs: Inputs, raw: xr.DataTree, values: dict[str, np.ndarra
          "probability": (("chain", "draw", "branch", "outcome"), probs),
          "true_log_lr": (("chain", "draw", "entry"), values["true_log_lr"][:, :, : len(inputs.signals)])},
         coords={"chain": chain, "draw": draw, "date": dates, "component": comp_labels, "branch": labels,
-                "outcome": np.arange(probs.shape[-1]), "entry": ids[inputs.signals].astype(str)},
+                "outcome": np.arange(probs.shape[-1]), "entry": _unit_labels(inputs, ids),
+                "entry_id": ("entry", ids[inputs.signals].astype(str))},
         attrs={"likelihood": settings.likelihood, "reliability": settings.reliability, "seed": settings.seed,
                "sampler": settings.sampler, "as_of": str(design.as_of), "start": str(design.start),
                "scenario": scenario.id},
@@ -99,6 +101,13 @@ def posterior_tree(inputs: Inputs, raw: xr.DataTree, values: dict[str, np.ndarra
     keep = [v for v in ("diverging", "tree_depth", "n_steps", "step_size", "energy", "lp") if v in stats]
     stats = stats[keep].assign_coords(chain=chain, draw=draw)
     return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats, "constant_data": constant})
+
+
+def _unit_labels(inputs: Inputs, ids: np.ndarray) -> np.ndarray:
+    """Labels of the true ratios: the entry's id, or ``id @ branch`` for a per-branch copy."""
+    branches = inputs.scenario.branches
+    return np.array([str(ids[r]) if b < 0 else f"{ids[r]} @ {branches[b].label}"
+                     for r, b in zip(inputs.signals.tolist(), inputs.copy_branch.tolist(), strict=True)], dtype=str)
 
 
 def _component_index(comp_branch: np.ndarray) -> np.ndarray:

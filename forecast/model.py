@@ -20,7 +20,8 @@ the entries of one date keep their file order, as in the exact filter).
    log ratio ``lam_e`` has a flat (improper) prior, and the claim measures it:
    ``c_e ~ D(lam_e, tau_e)``. **One** ``lam_e`` per entry, shared by every branch the
    entry applies to (``design.applies``), so an entry covering several branches moves
-   them together and enters its likelihood once. Each branch it applies to moves by
+   them together and enters its likelihood once (for the normal likelihood's one
+   exception, a covered branch that is read, see "Where a true ratio is split" below). Each branch it applies to moves by
    ``w_e * lam_e`` along the favoured outcome (all components by ``-w_e * lam_e`` when it
    favours the last outcome), ``w_e = design.inputs["weight"]`` (grading weight times
    echo discount: an echo of a story adds nothing at the default ``echo_correlation`` 1).
@@ -75,15 +76,16 @@ then the hazard; intervals are posterior quantiles of the probabilities (widened
 contain the point); the draws behind path and marginal intervals are joint posterior
 draws, so a shared entry moves the branches it covers together, as in the exact path.
 
-**Where the Gaussian model and the exact filter differ** (the known bias of the tests):
-the exact filter updates each branch on its own readings only; the joint model lets a
-reading of one branch inform an entry's ``lam_e`` and so the other branches that entry
-covers (an observation covering several such branches informs the shared ratio once per
-branch). They agree exactly when no reading of a branch shares an entry with another
-branch (a resolution does, but then every branch of its event is reported as certain);
-otherwise they differ by the closed-form gap the tests compute (``tests/test_model.py``):
-at most 0.007 on the bundled example, 0.086 on one of five random two-event logs. And
-they differ by the linearisation for ``K >= 3`` readings.
+**Where a true ratio is split** (:func:`_claim_units`). Under the normal likelihood, a
+signal that covers several branches of which one is read (an observation) or resolved
+gets one true ratio per branch: a shared ratio would let a reading of one branch move the
+others, which the exact filter does not do (each branch learns from its own readings
+only). So the Gaussian model equals the exact update branch by branch, within Monte
+Carlo error, for every log; the price is that such a signal's noise is no longer shared
+across its branches in the joint draws (the exact path keeps the part of it no reading
+absorbed). Under the student likelihood every signal keeps one shared ratio and enters its
+likelihood once, however many branches it covers. The two paths still differ by the
+linearisation for ``K >= 3`` readings.
 
 Every input enters as ``pm.Data`` padded to capacities that depend only on the inputs'
 own sizes (:func:`capacities`), and the compiled nutpie model is cached per structure and
@@ -186,12 +188,13 @@ class Inputs:
     sizes: dict[str, int]  # true sizes: ticks, entries, inc, obs, res, sources
     data: dict[str, np.ndarray]  # unpadded arrays
     active: np.ndarray  # positions (into design.rows) of the entries standing at the as-of date
-    signals: np.ndarray  # positions of the active signals, in the model's entry order
+    signals: np.ndarray  # positions of the signals' true ratios (a split signal repeats), in the model's order
     sources: list[str]  # learned reliability: the named sources, in slot order
     n_evidence: np.ndarray  # (B,) entries applied to each branch
     resolved: np.ndarray  # (B,) resolved outcome at the as-of date, or -1
     hazard: np.ndarray  # (B, n_dates) hazard exponents (1 = none)
     structure: tuple[str, str, int, int, int, bool]  # likelihood, reliability, C, B, Kmax, diagonal prior
+    copy_branch: np.ndarray  # per signal unit: the branch of a per-branch copy, or -1 (shared by its branches)
 
     @property
     def scenario(self) -> Scenario:
@@ -249,9 +252,7 @@ def prepare_inputs(design: Design, likelihood: str = "normal", reliability: str 
     date_tick = np.searchsorted(tick_day, snap_days, side="right") - 1
 
     # ---- signals: one true log ratio per entry, and where it enters (tick, component, sign)
-    signals = active[~is_obs[active]]
-    entry_of = np.full(len(design.rows), -1, dtype=np.int64)
-    entry_of[signals] = np.arange(len(signals))
+    signals, copy_branch, unit_of = _claim_units(design, active_mask, likelihood)
     inc_entry: list[np.ndarray] = []
     inc_flat: list[np.ndarray] = []
     inc_sign: list[np.ndarray] = []
@@ -268,7 +269,7 @@ def prepare_inputs(design: Design, likelihood: str = "normal", reliability: str 
         parts += [(sig[~up], np.full(int((~up).sum()), offset[b] + j), -1.0)  # the last outcome: - lam on every one
                   for j in range(dims[b])]
         for comp_rows, comps, sign in parts:
-            inc_entry.append(entry_of[comp_rows])
+            inc_entry.append(np.array([unit_of[(int(r), b)] for r in comp_rows], dtype=np.int64))
             inc_flat.append(tick_of[comp_rows] * C + comps)
             inc_sign.append(np.full(len(comp_rows), sign))
         obs = rows[is_obs[rows]]
@@ -342,7 +343,51 @@ def prepare_inputs(design: Design, likelihood: str = "normal", reliability: str 
     hazard = design.hazard if design.hazard is not None else np.ones((B, len(snap_days)))
     structure = (likelihood, reliability, C, B, kmax, diagonal)
     return Inputs(design, date_tick, comp_branch, branch_comps, sizes, data, active, signals, sources, n_evidence,
-                  resolved_now.astype(np.int64), hazard, structure)
+                  resolved_now.astype(np.int64), hazard, structure, copy_branch)
+
+
+def _claim_units(design: Design, active_mask: np.ndarray, likelihood: str
+                 ) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int], int]]:
+    """The true log ratios the model samples: ``(rows, copy_branch, unit_of)``.
+
+    One per signal, shared by every branch it covers, except under the normal
+    likelihood for a signal covering several branches of which one is read (an
+    observation) or resolved: there a reading of one branch would inform the shared
+    ratio and so move the other branches, which the exact update does not do (each
+    branch learns from its own readings only). Such a signal gets one copy per branch,
+    and the Gaussian model then equals the exact update branch by branch. ``rows`` are
+    the units' positions in ``design.rows`` (a split signal repeats), ``copy_branch``
+    the branch of a copy (-1 for a shared ratio), ``unit_of[(row, branch)]`` the unit a
+    branch's step uses.
+    """
+    inputs = design.inputs
+    is_obs = inputs["is_obs"]
+    B = len(design.scenario.branches)
+    read = np.zeros(B, dtype=bool)
+    covers: dict[int, list[int]] = {}
+    for b in range(B):
+        rows = design.applies[b]
+        rows = rows[active_mask[rows]]
+        obs = rows[is_obs[rows]]
+        read[b] = bool(np.isfinite(inputs["R"][obs]).any()) or bool(design.resolved[b, -1] >= 0)
+        for r in rows[~is_obs[rows]].tolist():
+            covers.setdefault(r, []).append(b)
+    units: list[int] = []
+    copy_branch: list[int] = []
+    unit_of: dict[tuple[int, int], int] = {}
+    for r in np.flatnonzero(active_mask & ~is_obs).tolist():
+        branches = covers.get(r, [])
+        if likelihood == "normal" and len(branches) > 1 and read[branches].any():
+            for b in branches:
+                unit_of[(r, b)] = len(units)
+                units.append(r)
+                copy_branch.append(b)
+        else:
+            for b in branches:
+                unit_of[(r, b)] = len(units)
+            units.append(r)
+            copy_branch.append(-1)
+    return np.array(units, dtype=np.int64), np.array(copy_branch, dtype=np.int64), unit_of
 
 
 def _block_chol(design: Design) -> np.ndarray:
@@ -716,7 +761,8 @@ def entry_weights(idata: xr.DataTree) -> pd.DataFrame:
         warnings.simplefilter("ignore")
         r_hat = az.rhat(lam).values
         mcse = az.mcse(lam).values
-    ids = lam["entry"].values
+    labels = lam["entry"].values
+    ids = lam["entry_id"].values if "entry_id" in lam.coords else labels
     const = idata["constant_data"].to_dataset().sel(entry=ids)
     claim = const["claimed_log_lr"].values
     mean = lam.mean(("chain", "draw")).values
@@ -725,7 +771,7 @@ def entry_weights(idata: xr.DataTree) -> pd.DataFrame:
         kept = np.where(claim != 0, mean / claim, np.nan)
         shift = np.where(tau > 0, (mean - claim) / tau, np.nan)
     return pd.DataFrame({
-        "entry": ids.astype(str),
+        "entry": labels.astype(str),
         "event": const["entry_event"].values.astype(str),
         "given": const["entry_given"].values.astype(str),
         "claim": claim,

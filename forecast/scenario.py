@@ -541,13 +541,14 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
             if keys is None and (not OUTCOME_PATTERN.match(name) or len(name) > TEXT_LIMITS["verbal"]):
                 found.add(at, where, f"a verbal strength is one word of at most {TEXT_LIMITS['verbal']} characters, e.g. very_strong")
                 continue
-            v = _number(value)
-            high = highs.get(key)
-            if v is None or (bound is not None and v < bound) or (bound is None and v <= 0) or (high is not None and v > high):
-                expected = f"in [0, {high:g}]" if high is not None else "> 0 (a likelihood ratio)"
-                found.add(at, where, f"{value!r} must be a number {expected}")
+            number = _number(value)
+            ceiling = highs.get(key)
+            if (number is None or (bound is not None and number < bound) or (bound is None and number <= 0)
+                    or (ceiling is not None and number > ceiling)):
+                expected = f"in [0, {ceiling:g}]" if ceiling is not None else "> 0 (a likelihood ratio)"
+                found.add(at, where, f"{_shown(value)} must be a number {expected}")
                 continue
-            tables[key][name] = v
+            tables[key][name] = number
     kwargs["grading"] = Grading(**tables)
     return Settings(**kwargs)
 

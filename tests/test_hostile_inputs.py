@@ -418,6 +418,10 @@ def test_out_folders_the_file_system_refuses(write_scenario, write_evidence, tmp
         status, _, err = run_cli("report", "--scenario", scenario, "--evidence", log, "--out", out)
         assert status == 1 and "internal error" not in err, err
         assert out[:50] in err
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "manifest.json").write_text('{"generator": "scenario-forecast", "files": 5}')
+    status, _, err = run_cli("report", "--scenario", scenario, "--evidence", log, "--out", "m")
+    assert status in (0, 1) and "internal error" not in err, err
 
 
 # =========================================================================== 11. escaping

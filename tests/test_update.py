@@ -247,6 +247,8 @@ def test_entries_after_the_as_of_date_are_not_seen(run):
     rows = [entry(1, "2025-01-02", lr="2"), entry(2, "2025-01-10", lr="8"), obs(3, "2025-01-11", 0.9)]
     result = run(data, rows, as_of="2025-01-09")
     assert first(result).probability == pytest.approx(sig(logit(0.3) + math.log(2)), abs=1e-12)
+    assert first(result).n_evidence == 1
+    assert result.as_of.isoformat() == "2025-01-09"
 
 
 @pytest.mark.parametrize("as_of", ["2025-01-05T18:00", "2025-01-05; rm -rf /", "5 Jan 2025"])
@@ -254,8 +256,6 @@ def test_as_of_text_is_exactly_a_date(run, as_of):
     """Issue 9: text after the date was ignored; a string as-of is exactly YYYY-MM-DD."""
     with pytest.raises(fc.ForecastError, match="is not a date YYYY-MM-DD"):
         run(scenario(root(p=0.3, sd=0)), [entry(1, "2025-01-05", lr="2")], as_of=as_of)
-    assert first(result).n_evidence == 1
-    assert result.as_of.isoformat() == "2025-01-09"
 
 
 def test_default_as_of_is_the_last_entry_date(run):
