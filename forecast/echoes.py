@@ -249,6 +249,11 @@ def _chunks(ends: np.ndarray, size: int):
         lo = hi
 
 
+#: At most this many earlier entries of one (event, direction) sharing a rare stem, within
+#: the window, are compared with each entry (bounds time and memory on repetitive logs).
+MAX_PARTNERS = 50
+
+
 def _candidates(sets: _Sets, bucket: np.ndarray, day: np.ndarray, threshold: float, window: int) -> np.ndarray:
     """Pairs of rows, as ``a * n + b`` with ``a < b``, that may have Jaccard >= ``threshold``.
 
@@ -284,6 +289,10 @@ def _candidates(sets: _Sets, bucket: np.ndarray, day: np.ndarray, threshold: flo
     order = np.argsort(stamp, kind="stable")
     row, position, stamp = row[order], position[order], stamp[order]
     first = np.searchsorted(stamp, stamp - window, side="left")
+    # at most MAX_PARTNERS nearest earlier rows per posting list: a log that repeats one
+    # summary thousands of times in a fortnight stays linear (each repeat still finds the
+    # copies just before it)
+    first = np.maximum(first, np.arange(len(row)) - MAX_PARTNERS)
     count = np.arange(len(row)) - first
     keys, counts = [], []
     for lo, hi in _chunks(np.cumsum(count), _CHUNK):

@@ -329,3 +329,22 @@ def test_many_entries_match_the_reference_and_stay_linear(small, make_log):
     warnings = likely_echoes(log)
     assert pairs(warnings) == reference(log)
     assert len({w.entry for w in warnings}) == len(warnings) <= len(rows)
+
+
+def test_a_log_repeating_one_summary_thousands_of_times_stays_linear(default_inputs, write_evidence):
+    """Issue 9 follow-up: 50k repeats of a few summaries ran out of memory (every pair of a
+    fortnight was a candidate). Each entry is now compared with at most MAX_PARTNERS earlier
+    ones per posting list, and every repeat still finds the copy just before it."""
+    import pandas as pd
+
+    from forecast import echoes
+
+    scenario, _ = default_inputs
+    n = 4 * echoes.MAX_PARTNERS + 7
+    rows = [{"id": f"X{i}", "date": str((pd.Timestamp("2025-03-11") + pd.Timedelta(days=i % 10)).date()),
+             "event": "us_exits", "favours": "yes", "lr": 2, "summary": "The US may freeze the talks if Moscow stalls."}
+            for i in range(n)]
+    log = fc.load_evidence(write_evidence(rows), scenario)
+    warnings = likely_echoes(log, scenario)
+    assert len(warnings) == n - 1  # every entry but the first is an echo of an earlier one
+    assert all(w.similarity == 1.0 for w in warnings)
