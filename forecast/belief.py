@@ -103,7 +103,7 @@ def sigmoid_interval(m, S, level: float):
     --------
     >>> lo, hi = sigmoid_interval(0.0, 1.0, 0.9)
     >>> round(float(lo), 4), round(float(hi), 4)
-    (0.1619, 0.8381)
+    (0.1618, 0.8382)
     """
     z = normal_quantile(0.5 + level / 2.0)
     half = z * np.sqrt(np.maximum(np.asarray(S, dtype=float), 0.0))

@@ -202,7 +202,9 @@ def _make(args: argparse.Namespace, scenario, evidence):
 
 
 def _check_diagnostics(result, strict: bool) -> int:
-    warning = getattr(result, "convergence_warning", None)
+    from .tables import McmcForecast
+
+    warning = result.convergence_warning if isinstance(result, McmcForecast) else None
     if warning:
         print(f"forecast: warning: {warning}", file=sys.stderr)
         return 1 if strict else 0
@@ -272,9 +274,11 @@ MAX_REPORT_CONTRIBUTIONS_BYTES = 128 * 1024 * 1024
 
 def _check_report_size(result) -> None:  # noqa: ANN001
     """Refuse a report whose contributions would take more memory than the limit allows (before writing)."""
-    states = getattr(result, "history", None)
-    if states is None:  # an MCMC forecast: its contributions come from a replay of the exact filter
-        return
+    from .tables import ExactForecast
+
+    if not isinstance(result, ExactForecast) or result.history is None:
+        return  # an MCMC forecast: its contributions come from a replay of the exact filter
+    states = result.history
     import numpy as np
 
     from .errors import InputError, Problem

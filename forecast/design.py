@@ -20,6 +20,7 @@ attribution, the plots and the snapshot diff all consume it. The mathematics is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -217,15 +218,16 @@ def resolve_dates(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | N
             as_of_date = pd.Timestamp(as_of).date()
         else:
             # exactly YYYY-MM-DD: no time, nothing after it ("2025-01-05; rm -rf /" is no date)
-            text = as_of if isinstance(as_of, str) else None
-            try:
-                if text is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-                    raise ValueError(text)
-                as_of_date = dt.date.fromisoformat(text)
-            except ValueError:
+            text = as_of if isinstance(as_of, str) else ""
+            parsed = None
+            if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                with contextlib.suppress(ValueError):  # 2025-02-30 is no date either
+                    parsed = dt.date.fromisoformat(text)
+            if parsed is None:
                 shown = repr(as_of)
                 shown = shown if len(shown) <= 60 else shown[:59] + "…"
-                raise ForecastError(f"as-of: {shown} is not a date YYYY-MM-DD") from None
+                raise ForecastError(f"as-of: {shown} is not a date YYYY-MM-DD")
+            as_of_date = parsed
     if as_of_date < start:
         raise ForecastError(f"as-of: {as_of_date} is before the scenario's start {start}")
     return start, as_of_date
