@@ -36,7 +36,7 @@ from .attribution import contribution_steps
 from .design import compile_design
 from .errors import ForecastError
 from .scenario import format_given, parse_given
-from .tables import Forecast
+from .tables import ExactForecast, Forecast
 
 __all__ = ["contribution_steps", "plot_contributions", "plot_marginals", "plot_trajectories", "plot_tree"]
 
@@ -344,7 +344,9 @@ def plot_trajectories(result: Forecast, event: str | Sequence[str] | None = None
     if ax is not None and len(event_ids) != 1:
         raise ForecastError("ax= draws one event: name it with event=")
     traj = result.trajectory
-    design = compile_design(scenario, result.evidence, result.as_of)
+    # the exact forecast carries its compiled design; an MCMC one is compiled here (cheap)
+    design = (result.history.design if isinstance(result, ExactForecast) and result.history is not None
+              else compile_design(scenario, result.evidence, result.as_of))
     applied = design.entries
     dates = pd.DatetimeIndex(sorted(pd.to_datetime(traj["date"]).unique()))
     # x of each date: its position (evenly spaced) or its day number; the last step runs on a little
