@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a scenario and evidence log; list every problem")
     inputs(p)
+    p.set_defaults(func=_validate)
 
     p = sub.add_parser("table", help="print one of the tables")
     inputs(p)
@@ -54,11 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("branches", "paths", "marginals", "trajectory"), default="branches")
     p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=_table)
 
     p = sub.add_parser("report", help="write every table and figure to a folder")
     inputs(p)
     method(p)
     p.add_argument("--out", default="reports/latest", metavar="DIR", help="report folder (default: reports/latest)")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("diff", help="what moved between two report folders, and which evidence moved it")
     p.add_argument("old", metavar="OLD")
@@ -67,10 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--no-verify", action="store_true",
                    help="read the folders even if a file differs from its SHA-256 in manifest.json (with a warning)")
+    p.set_defaults(func=_diff)
 
     p = sub.add_parser("append", help="append one entry to an evidence log, atomically, after validating it")
     inputs(p)
     p.add_argument("fields", nargs="+", metavar="COLUMN=VALUE", help="e.g. id=E100 date=2025-04-20 event=us_exits ...")
+    p.set_defaults(func=_append)
+    # further subcommands register here: one add_parser block each, ending in set_defaults(func=...)
     return parser
 
 
@@ -310,61 +316,67 @@ def _shown(text: str, fmt: str, output: str | None) -> str:
     return text
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "validate":
-        scenario, evidence, _ = _load(args)
-        print(_terminal(f"ok: {scenario.id}: {len(scenario.events)} events, {len(scenario.branches)} branches, "
-                        f"{len(evidence)} evidence entries"))
-        from .echoes import likely_echoes
+def _validate(args: argparse.Namespace) -> int:
+    scenario, evidence, _ = _load(args)
+    print(_terminal(f"ok: {scenario.id}: {len(scenario.events)} events, {len(scenario.branches)} branches, "
+                    f"{len(evidence)} evidence entries"))
+    from .echoes import likely_echoes
 
-        for warning in likely_echoes(evidence, scenario):  # on stdout, like validate's problems; exit 0
-            print(_terminal(warning.format(evidence.path)))
-        return 0
-    if args.command == "table":
-        from .tables import format_table
+    for warning in likely_echoes(evidence, scenario):  # on stdout, like validate's problems; exit 0
+        print(_terminal(warning.format(evidence.path)))
+    return 0
 
-        scenario, evidence, paths = _load(args)
-        result = _make(args, scenario, evidence)
-        status = _check_diagnostics(result, args.strict)
-        _write_output(_shown(format_table(result.table(args.view), args.format), args.format, args.output),
-                      args.output, paths)
-        return status
-    if args.command == "report":
-        from .report import write_report
 
-        scenario, evidence, paths = _load(args)
-        result = _make(args, scenario, evidence)
-        status = _check_diagnostics(result, args.strict)
-        _check_report_size(result)
-        folder = write_report(result, args.out, inputs=paths)
-        print(_terminal(result.text))
-        print(_terminal(f"\nreport written to {folder}"))
-        return status
-    if args.command == "diff":
-        from .snapshot import diff_snapshots
+def _table(args: argparse.Namespace) -> int:
+    from .tables import format_table
 
-        folders = [args.old, args.new]
-        _output_target(args.output, [], folders)  # refused before anything is read
-        diff = diff_snapshots(args.old, args.new, verify=not args.no_verify)
-        _write_output(_shown(diff.format(args.format), args.format, args.output), args.output, [], folders)
-        return 0
-    if args.command == "append":
-        from .errors import InputError, Problem
-        from .evidence import append_entry
+    scenario, evidence, paths = _load(args)
+    result = _make(args, scenario, evidence)
+    status = _check_diagnostics(result, args.strict)
+    _write_output(_shown(format_table(result.table(args.view), args.format), args.format, args.output),
+                  args.output, paths)
+    return status
 
-        if not args.evidence:
-            raise InputError([Problem(COMMAND_LINE, 1, "--evidence", "name the log to append to; the bundled log is read-only")])
-        scenario, _, _ = _load(args)
-        entry = {}
-        for item in args.fields:
-            if "=" not in item:
-                raise InputError([Problem(COMMAND_LINE, 1, item, "expected COLUMN=VALUE")])
-            key, value = item.split("=", 1)
-            entry[key.strip()] = value
-        log = append_entry(args.evidence, entry, scenario)
-        print(_terminal(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)"))
-        return 0
-    raise AssertionError(args.command)
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    scenario, evidence, paths = _load(args)
+    result = _make(args, scenario, evidence)
+    status = _check_diagnostics(result, args.strict)
+    _check_report_size(result)
+    folder = write_report(result, args.out, inputs=paths)
+    print(_terminal(result.text))
+    print(_terminal(f"\nreport written to {folder}"))
+    return status
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .snapshot import diff_snapshots
+
+    folders = [args.old, args.new]
+    _output_target(args.output, [], folders)  # refused before anything is read
+    diff = diff_snapshots(args.old, args.new, verify=not args.no_verify)
+    _write_output(_shown(diff.format(args.format), args.format, args.output), args.output, [], folders)
+    return 0
+
+
+def _append(args: argparse.Namespace) -> int:
+    from .errors import InputError, Problem
+    from .evidence import append_entry
+
+    if not args.evidence:
+        raise InputError([Problem(COMMAND_LINE, 1, "--evidence", "name the log to append to; the bundled log is read-only")])
+    scenario, _, _ = _load(args)
+    entry = {}
+    for item in args.fields:
+        if "=" not in item:
+            raise InputError([Problem(COMMAND_LINE, 1, item, "expected COLUMN=VALUE")])
+        key, value = item.split("=", 1)
+        entry[key.strip()] = value
+    log = append_entry(args.evidence, entry, scenario)
+    print(_terminal(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)"))
+    return 0
 
 
 @contextlib.contextmanager
@@ -397,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with _notices():
-            return _run(args)
+            return args.func(args)
     except ForecastError as exc:
         stream = sys.stdout if args.command == "validate" else sys.stderr
         print(_terminal(str(exc)), file=stream)
