@@ -1,60 +1,82 @@
-"""scenario-forecast: probabilities of a crisis's scenario tree, from priors and dated evidence.
+"""scenario-forecast: probabilities of a crisis's scenario tree, from priors and a dated evidence log.
 
->>> import forecast as fc
->>> scenario, evidence = fc.load_default()
->>> result = fc.exact_update(scenario, evidence, as_of="2025-04-18")
->>> sorted(result.marginals["event"].unique())[:2]
-['long_range_weapons', 'russia_accepts']
+Start here::
+
+    import forecast as fc
+    scenario, evidence = fc.load_default()            # or fc.load_scenario(yaml), fc.load_evidence(csv, scenario)
+    result = fc.exact_update(scenario, evidence, as_of="2025-04-18")
+    result.marginals                                  # also .branches, .paths, .trajectory, .text
+    result = fc.make_forecast(scenario, evidence, method="mcmc", seed=1)   # the PyMC model, same tables
+    fc.plots.plot_tree(result)                        # figures (matplotlib is imported on first use)
+    fc.write_report(result, "reports/latest")         # every table and figure, and report.html
+
+The API, by task:
+
+- **Read inputs**: ``load_scenario``, ``load_evidence``, ``load_default``, ``append_entry`` (atomic).
+- **Forecast**: ``exact_update`` (closed form, ``ExactForecast``), ``make_forecast`` (``method="exact"``
+  or ``"mcmc"``, ``McmcForecast``); every result is a ``Forecast`` with four tables.
+- **Explain**: ``contribution_steps`` (what moved a branch), ``diff_snapshots`` (what changed
+  between two reports), ``likely_echoes`` (one story told twice).
+- **Present**: ``fc.plots`` (figures), ``write_report`` / ``read_table`` (report folders),
+  ``format_table``.
+- **Underneath**: ``compile_design`` (what every entry means) and ``run_filter`` (the one filter).
+
+The mathematics is in ``docs/model.md``, the file formats in ``data/README.md``; the command
+line is ``forecast --help``.
 """
 
 from .attribution import contribution_steps
 from .bundled import default_paths, load_default
-from .design import Design, compile_design
-from .echoes import EchoWarning, likely_echoes
+from .design import Design as Design
+from .design import compile_design
+from .echoes import EchoWarning as EchoWarning
+from .echoes import likely_echoes
 from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog, append_entry, load_evidence
 from .report import read_table, write_report
-from .scenario import Branch, Event, Prior, Resolution, Scenario, Settings, load_scenario, scenario_from_dict
-from .snapshot import SnapshotDiff, diff_snapshots, load_snapshot
+from .scenario import Branch as Branch
+from .scenario import Event as Event
+from .scenario import Prior as Prior
+from .scenario import Resolution as Resolution
+from .scenario import Scenario, load_scenario, scenario_from_dict
+from .scenario import Settings as Settings
+from .snapshot import SnapshotDiff as SnapshotDiff
+from .snapshot import diff_snapshots, load_snapshot
 from .tables import VIEWS, ExactForecast, Forecast, McmcForecast, exact_update, format_table, make_forecast
-from .update import BeliefHistory, run_filter
+from .update import BeliefHistory as BeliefHistory
+from .update import run_filter
 
 __version__ = "0.1.0"
 
+_LAZY_MODULES = {"plots", "decision_plots"}  # import matplotlib: only when touched
+
+
+def __getattr__(name: str):  # PEP 562: ``fc.plots`` imports matplotlib on first use, not on ``import forecast``
+    if name in _LAZY_MODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_MODULES])
+
+# What a user needs, by task (``help(forecast)`` lists these); the frozen value types (``Event``,
+# ``Branch``, ``Prior``, ``Settings``, ``Design``, ``BeliefHistory`` ...) import from here too.
 __all__ = [
-    "BeliefHistory",
-    "Branch",
-    "Design",
-    "EchoWarning",
-    "Event",
-    "EvidenceLog",
-    "ExactForecast",
-    "Forecast",
-    "ForecastError",
-    "InputError",
-    "McmcForecast",
-    "Prior",
-    "Problem",
-    "Resolution",
-    "Scenario",
-    "Settings",
-    "SnapshotDiff",
-    "VIEWS",
-    "append_entry",
-    "compile_design",
-    "contribution_steps",
-    "default_paths",
-    "diff_snapshots",
-    "exact_update",
-    "format_table",
-    "likely_echoes",
-    "load_default",
-    "load_evidence",
-    "load_scenario",
-    "load_snapshot",
-    "make_forecast",
-    "read_table",
-    "run_filter",
-    "scenario_from_dict",
-    "write_report",
+    # read inputs
+    "load_default", "load_scenario", "load_evidence", "append_entry", "scenario_from_dict", "default_paths",
+    # forecast
+    "exact_update", "make_forecast", "Forecast", "ExactForecast", "McmcForecast", "VIEWS",
+    # explain
+    "contribution_steps", "diff_snapshots", "load_snapshot", "likely_echoes",
+    # present
+    "write_report", "read_table", "format_table",
+    # underneath
+    "compile_design", "run_filter", "Scenario", "EvidenceLog",
+    # errors
+    "ForecastError", "InputError", "Problem",
 ]

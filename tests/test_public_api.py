@@ -52,3 +52,31 @@ def test_errors_are_value_errors():
     problem = forecast.Problem("f.csv", 3, "lr", "bad")
     assert str(problem) == "f.csv:3: lr: bad"
     assert str(forecast.InputError([problem, forecast.Problem("f.csv", 2, "id", "dup")])) == "f.csv:2: id: dup\nf.csv:3: lr: bad"
+
+
+def test_plots_is_a_lazy_attribute():
+    code = (
+        "import sys, forecast as fc\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "assert 'plots' in dir(fc)\n"
+        "assert callable(fc.plots.plot_tree) and callable(fc.make_forecast) and callable(fc.load_evidence)\n"
+        "assert 'matplotlib' in sys.modules\n"
+        "from forecast import plots\n"
+        "assert plots is fc.plots\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        forecast.nope  # noqa: B018
+
+
+def test_help_leads_with_the_map():
+    import pydoc
+
+    text = pydoc.render_doc(forecast, renderer=pydoc.plaintext)
+    description = text.index("DESCRIPTION")
+    assert text.index("import forecast as fc", description) < text.index("CLASSES")
+    assert forecast.__doc__ is not None and ">>>" not in forecast.__doc__  # a map, not a doctest
