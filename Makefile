@@ -25,7 +25,7 @@ PYTHON ?= $(shell command -v python3.12 2>/dev/null || (command -v pyenv >/dev/n
 CHECK_FRESH_TARGETS ?= test
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv lock lock-upgrade check-fresh report test test-fast notebooks lint bench clean
+.PHONY: venv lock lock-upgrade check-fresh report browser test test-fast notebooks lint bench clean
 
 venv: $(STAMP)
 
@@ -62,7 +62,25 @@ check-fresh:
 report: $(STAMP)
 	$(BIN)/forecast report --out reports/latest
 
-test: $(STAMP)
+# The browser test (tests/test_html_report.py) opens report.html in headless Chromium: Debian's
+# chromium and chromium-driver, installed when missing (as root, or through sudo if it needs no
+# password). Where neither is possible the test skips and says why.
+CHROMIUM_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		exit 0; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make: no apt-get here to install $(CHROMIUM_PACKAGES); the browser test of report.html will skip"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_PACKAGES); \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_PACKAGES); \
+	else \
+		echo "make: $(CHROMIUM_PACKAGES) not installed, and this user cannot install them (not root, no sudo);" \
+			"the browser test of report.html will skip"; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider
 	$(BIN)/python -m pytest --doctest-modules forecast -p no:cacheprovider -q
 	$(BIN)/python -m pytest $(NBVAL) notebooks -p no:cacheprovider

@@ -33,7 +33,8 @@ from .echoes import EchoWarning as EchoWarning
 from .echoes import likely_echoes
 from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog, append_entry, load_evidence
-from .report import read_table, write_report
+from .reading import read_table
+from .report import write_report
 from .scenario import Branch as Branch
 from .scenario import Event as Event
 from .scenario import Prior as Prior

@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", default=None, metavar="N", help="random seed (default: the scenario's)")
         p.add_argument("--strict", action="store_true", help="mcmc: exit 1 on divergences or R-hat > 1.01")
 
+    def priors(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--priors", metavar="FILE", help="analysts' priors (CSV or YAML) pooled into the scenario's "
+                       "(settings.pooling, settings.extremize; see data/README.md)")
+
     p = sub.add_parser("validate", help="check a scenario and evidence log; list every problem")
     inputs(p)
     p.set_defaults(func=_validate)
@@ -55,12 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("branches", "paths", "marginals", "trajectory"), default="branches")
     p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    priors(p)
+    p.add_argument("--by-analyst", action="store_true",
+                   help="with --priors: each analyst's forecast beside the pool (a first column 'forecaster')")
     p.set_defaults(func=_table)
 
-    p = sub.add_parser("report", help="write every table and figure to a folder")
+    p = sub.add_parser("report", help="write every table and figure, and report.html, to a folder")
     inputs(p)
     method(p)
     p.add_argument("--out", default="reports/latest", metavar="DIR", help="report folder (default: reports/latest)")
+    p.add_argument("--since", metavar="OLD_REPORT",
+                   help="an earlier report folder of this scenario: report.html says what changed since, and why")
+    p.add_argument("--fold", default=None, metavar="P",
+                   help="fold paths less likely than P in the tree figure (default 0.005; 0 draws every path)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("diff", help="what moved between two report folders, and which evidence moved it")
@@ -76,6 +87,43 @@ def _parser() -> argparse.ArgumentParser:
     inputs(p)
     p.add_argument("fields", nargs="+", metavar="COLUMN=VALUE", help="e.g. id=E100 date=2025-04-20 event=us_exits ...")
     p.set_defaults(func=_append)
+    p = sub.add_parser("batch", help="write the report of many scenarios, as tasks on a Dask cluster")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="a folder holding scenario.yaml and evidence.csv [and resolutions.csv], or a scenario file "
+                        "NAME.yaml with its log NAME.csv [and NAME.resolutions.csv] beside it")
+    method(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="each scenario's report goes to DIR/NAME")
+    p.add_argument("--workers", default=None, metavar="N",
+                   help="worker processes of the local cluster (default: min(2, cores))")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a running Dask cluster instead (e.g. tcp://host:8786); see README.md")
+    p.set_defaults(func=_batch)
+    p = sub.add_parser("sensitivity", help="which inputs move a target probability most (and what if an entry is wrong)")
+    inputs(p)
+    priors(p)
+    p.add_argument("--target", required=True, metavar="EVENT=OUTCOME", help="the outcome whose probability is watched")
+    p.add_argument("--as-of", metavar="DATE", help="as of this date (default: the last entry's)")
+    p.add_argument("--view", choices=("inputs", "removals"), default="inputs",
+                   help="inputs: each prior, entry and observation moved by its sd; removals: each entry removed")
+    p.add_argument("--linear", action="store_true", help="first-order (the filter's coefficients) instead of recomputing")
+    p.add_argument("--scale", default="1", metavar="K", help="move each input by K standard deviations (default 1)")
+    p.add_argument("--top", default="15", metavar="N", help="rows shown, largest first (default 15; 0: every row)")
+    p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=_sensitivity)
+    p = sub.add_parser("score", help="score the forecasts of resolved events: Brier, log, time-averaged Brier, "
+                       "calibration")
+    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILES",
+                   help="scenarios to score together: a folder holding scenario.yaml and evidence.csv [and "
+                        "resolutions.csv], a scenario file NAME.yaml with its log NAME.csv [and NAME.resolutions.csv], "
+                        "or a folder of those (default: --scenario/--evidence, or the bundled example)")
+    inputs(p)
+    p.add_argument("--priors", metavar="P", help="analysts' priors file: score each analyst and the pool")
+    p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--calibration", action="store_true",
+                   help="also the calibration table and the Murphy decomposition (csv: the calibration table only)")
+    p.set_defaults(func=_score)
     # further subcommands register here: one add_parser block each, ending in set_defaults(func=...)
     return parser
 
@@ -142,6 +190,18 @@ def _option_problems(args: argparse.Namespace) -> list:
         shown = _terminal(repr(as_of[:40] + ("…" if len(as_of) > 40 else "")))
         problems.append(Problem(COMMAND_LINE, 1, "--as-of", f"{shown} is not a date YYYY-MM-DD (exactly that: no time, "
                                                            "nothing after it)"))
+    fold = getattr(args, "fold", None)
+    if isinstance(fold, str):  # report --fold: a probability, or a percentage
+        text = fold.strip()
+        value = None
+        if re.fullmatch(r"[0-9]*\.?[0-9]+(e-?[0-9]+)?%?", text, re.IGNORECASE):
+            value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+        if value is None or not 0.0 <= value < 1.0:
+            shown = _terminal(repr(fold[:40]))
+            problems.append(Problem(COMMAND_LINE, 1, "--fold", f"{shown} is not a probability in [0, 1) "
+                                                              "(e.g. 0.005 or 0.5%)"))
+        else:
+            args.fold = value
     return problems
 
 
@@ -201,7 +261,8 @@ def _make(args: argparse.Namespace, scenario, evidence):
     options = {}
     if args.method == "mcmc":
         options = {"likelihood": args.likelihood, "reliability": args.reliability, "draws": args.draws,
-                   "tune": args.tune, "chains": args.chains, "progress": sys.stderr.isatty()}
+                   "tune": args.tune, "chains": args.chains,
+                   "progress": None}  # stages on stderr per forecast.progress (FORECAST_PROGRESS=0: none)
     if args.seed is not None:
         options["seed"] = args.seed
     return make_forecast(scenario, evidence, as_of=args.as_of, method=args.method, **options)
@@ -327,25 +388,55 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pooled(args: argparse.Namespace, scenario, paths: list[Path]):  # noqa: ANN001, ANN202
+    """``--priors``: the analysts' priors read against the scenario, and the pooled scenario (else None, scenario)."""
+    if not getattr(args, "priors", None):
+        return None, scenario
+    from .pooling import load_priors, pool
+
+    priors = load_priors(args.priors, scenario)
+    paths.append(Path(args.priors))  # an input: -o never overwrites it
+    return priors, pool(scenario, priors)
+
+
 def _table(args: argparse.Namespace) -> int:
+    from .errors import InputError, Problem
     from .tables import format_table
 
+    if args.by_analyst and not args.priors:
+        raise InputError([Problem(COMMAND_LINE, 1, "--by-analyst", "needs --priors FILE (the analysts' priors)")])
     scenario, evidence, paths = _load(args)
-    result = _make(args, scenario, evidence)
+    priors, pooled = _pooled(args, scenario, paths)
+    result = _make(args, pooled, evidence)
     status = _check_diagnostics(result, args.strict)
-    _write_output(_shown(format_table(result.table(args.view), args.format), args.format, args.output),
-                  args.output, paths)
+    table = result.table(args.view)
+    if args.by_analyst:
+        import pandas as pd
+
+        from .pooling import by_analyst
+
+        frames = [table.assign(forecaster="pool")]
+        for analyst, own in by_analyst(scenario, priors).items():
+            mine = _make(args, own, evidence)
+            status = max(status, _check_diagnostics(mine, args.strict))
+            frames.append(mine.table(args.view).assign(forecaster=analyst))
+        table = pd.concat(frames, ignore_index=True)
+        table = table[["forecaster", *[c for c in table.columns if c != "forecaster"]]]
+    _write_output(_shown(format_table(table, args.format), args.format, args.output), args.output, paths)
     return status
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from . import progress
+    from .report import DEFAULT_FOLD, write_report
 
     scenario, evidence, paths = _load(args)
+    progress.stage(f"computing the forecast ({args.method})")
     result = _make(args, scenario, evidence)
     status = _check_diagnostics(result, args.strict)
     _check_report_size(result)
-    folder = write_report(result, args.out, inputs=paths)
+    fold = DEFAULT_FOLD if args.fold is None else args.fold
+    folder = write_report(result, args.out, inputs=paths, fold=fold, since=args.since, show_progress=True)
     print(_terminal(result.text))
     print(_terminal(f"\nreport written to {folder}"))
     return status
@@ -377,6 +468,81 @@ def _append(args: argparse.Namespace) -> int:
     log = append_entry(args.evidence, entry, scenario)
     print(_terminal(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)"))
     return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .errors import InputError, Problem
+    from .scoring import score_forecast, score_many
+
+    if args.paths:
+        given = [f"--{name}" for name in ("scenario", "evidence", "resolutions", "priors") if getattr(args, name)]
+        if given:
+            raise InputError([Problem(COMMAND_LINE, 1, given[0], "give either scenario folders or files to score "
+                                      "together, or --scenario/--evidence/--resolutions/--priors for one scenario, "
+                                      "not both (each folder holds its own resolutions.csv)")])
+        result = score_many(args.paths)
+        inputs = list(result.inputs)
+    else:
+        scenario, evidence, inputs = _load(args)
+        priors = None
+        if args.priors:
+            from .pooling import load_priors
+
+            priors = load_priors(args.priors, scenario)
+            inputs.append(Path(args.priors))
+        result = score_forecast(scenario, evidence, priors)
+    _output_target(args.output, inputs)  # an input is never overwritten, even by a run that scores nothing
+    for note in result.notes:
+        print(_terminal(f"forecast: note: {note}"), file=sys.stderr)
+    if result.scores.empty:
+        print("forecast: nothing scored (see the notes above)", file=sys.stderr)
+        return 1
+    _write_output(_shown(result.format(args.format, calibration=args.calibration), args.format, args.output),
+                  args.output, inputs)
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    """``forecast sensitivity``: the inputs ranked by how far they move the target (or each entry's removal)."""
+    from .errors import ForecastError, InputError, Problem, whole_number_problem
+
+    problems = []
+    top: object = int(args.top) if re.fullmatch(r"[+-]?[0-9]{1,18}", args.top.strip()) else args.top
+    problem = whole_number_problem(top, 0)
+    if problem:
+        problems.append(Problem(COMMAND_LINE, 1, "--top", _terminal(problem)))
+    try:
+        scale = float(args.scale)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 10:  # (NaN too)
+        problems.append(Problem(COMMAND_LINE, 1, "--scale", _terminal(f"{args.scale[:40]!r} must be a number > 0 and "
+                                                                      "at most 10 (standard deviations)")))
+    if problems:
+        raise InputError(problems)
+    scenario, evidence, paths = _load(args)
+    _, scenario = _pooled(args, scenario, paths)
+    from .sensitivity import entry_removals, format_removals, parse_target, sensitivity
+
+    try:
+        target = parse_target(args.target, scenario)
+    except ForecastError as exc:
+        raise InputError([Problem(COMMAND_LINE, 1, "--target", _terminal(str(exc)))]) from None
+    rows = int(top) or None  # type: ignore[call-overload]
+    if args.view == "removals":
+        text = format_removals(entry_removals(scenario, evidence, target, as_of=args.as_of), args.format, top=rows)
+    else:
+        result = sensitivity(scenario, evidence, target, as_of=args.as_of, method="linear" if args.linear else "exact",
+                             scale=scale)
+        text = result.format(args.format, top=rows)
+    _write_output(_shown(text, args.format, args.output), args.output, paths)
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import batch_command  # imports distributed only when a batch runs
+
+    return batch_command(args)
 
 
 @contextlib.contextmanager

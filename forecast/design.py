@@ -133,7 +133,7 @@ class Design:
 
     @cached_property
     def _has_stories(self) -> bool:
-        return bool((self.log.frame["story"].to_numpy()[self.rows] != "").any())
+        return bool(_has_story(self.log)[self.rows].any())
 
     @cached_property
     def entries(self) -> pd.DataFrame:
@@ -370,18 +370,22 @@ def _applies(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> list[np.
 def _echo(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.ndarray) -> np.ndarray:
     """The echo discount of each entry among the ``active`` ones (inactive entries: 1)."""
     frame = log.frame
-    story = frame["story"].to_numpy()[rows]
     out = np.ones(len(rows))
-    has = (story != "") & active
+    has = _has_story(log)[rows] & active
     if not has.any():
         return out
     at = np.flatnonzero(has)
-    days = frame["date"].to_numpy()[rows][at]
+    days = frame["date"].to_numpy()[rows[at]]
     order = at[np.lexsort((at, days))]  # date order, ties in file order
-    keys = np.array([f"{e}\x1f{s}" for e, s in zip(frame["event"].to_numpy()[rows][order], story[order], strict=True)],
-                    dtype=object)
+    events, stories = (frame[c].take(rows[order]).to_numpy() for c in ("event", "story"))
+    keys = np.array([f"{e}\x1f{s}" for e, s in zip(events, stories, strict=True)], dtype=object)
     out[order] = echo_factors(keys, scenario.settings.echo_correlation)
     return out
+
+
+def _has_story(log: EvidenceLog) -> np.ndarray:
+    """Which entries of the log name a story."""
+    return (log.frame["story"] != "").to_numpy(dtype=bool)
 
 
 def _inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:

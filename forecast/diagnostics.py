@@ -13,7 +13,7 @@ The DataTree's schema:
   the replay; ``probability`` (chain, draw, branch, outcome) at the as-of date, through
   the hazard and resolutions; ``true_log_lr`` (chain, draw, entry) of every signal (its
   ``entry`` coordinate: the signals' ids, ``ID @ BRANCH`` for a per-branch copy of the
-  normal model, see ``forecast.model._claim_units``; ``entry_id`` the plain id); ``reliability`` (chain, draw, source) with
+  normal model, see ``forecast.model_inputs._claim_units``; ``entry_id`` the plain id); ``reliability`` (chain, draw, source) with
   learned reliability.
 - ``sample_stats``: ``diverging``, ``tree_depth``, ``n_steps``, ``step_size``, ``energy``, ``lp``
   (those the sampler gives).
@@ -37,7 +37,8 @@ from .scenario import Scenario
 from .update import hazard_probability
 
 if TYPE_CHECKING:
-    from .model import FitSettings, Inputs
+    from .model import FitSettings
+    from .model_inputs import Inputs
 
 __all__ = ["diagnostics", "posterior_tree", "summaries"]
 

@@ -17,7 +17,6 @@ import csv
 import io
 import os
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -173,30 +172,28 @@ def load_evidence(path: str | Path, scenario: Scenario | None) -> EvidenceLog:
         found.add(1, "file", f"{before[0]:,} bytes; an evidence log is at most {MAX_EVIDENCE_BYTES:,} bytes "
                   "(see Limits in data/README.md)")
         found.raise_if_any()
-    # pandas parses a regular file fastest from the file itself, and releases the GIL while
-    # it does: it starts now, and its frame is used if the file did not change meanwhile
-    parsing = _Background(_read_strings, path) if before is not None else None
-    try:
-        data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
-        if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
-            parsing.wait()
-            parsing = None  # changed while read: parse what was read
-        data = data.removeprefix(codecs.BOM_UTF8)
-        if not data.isascii():  # ASCII is UTF-8; anything else must decode
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                found.add(_line_at(data, exc.start), "file", "not UTF-8 text")
-                found.raise_if_any()
-        if b"\x00" in data:
-            found.add(_line_at(data, data.index(b"\x00")), "file", "contains NUL bytes; not a CSV text file")
-            found.raise_if_any()
-        frame, lines = _read_table(data, found, parsing, lambda: _file_state(path) == before)
-    finally:
-        if parsing is not None:
-            parsing.wait()
+    data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
+    # pandas parses a regular file fastest from the file itself (in threads): the careful
+    # reading takes it from there if it is still what was read
+    same_file = before is not None and len(data) == before[0] and _file_state(path) == before
+    data = data.removeprefix(codecs.BOM_UTF8)
+    _check_text(data, found)
+    frame, lines = _read_table(data, found, (lambda: _file_state(path) == before) if same_file else None, path)
     found.raise_if_any()
     return _validate(frame, lines, scenario, path_text, strip=True)
+
+
+def _check_text(data: bytes, found: Problems) -> None:
+    """Raise at once unless ``data`` is UTF-8 text without NUL bytes."""
+    if not data.isascii():  # ASCII is UTF-8; anything else must decode
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            found.add(_line_at(data, exc.start), "file", "not UTF-8 text")
+            found.raise_if_any()
+    if b"\x00" in data:
+        found.add(_line_at(data, data.index(b"\x00")), "file", "contains NUL bytes; not a CSV text file")
+        found.raise_if_any()
 
 
 def _file_state(path: str | Path) -> tuple[int, int] | None:
@@ -208,38 +205,35 @@ def _file_state(path: str | Path) -> tuple[int, int] | None:
     return (stat.st_size, stat.st_mtime_ns) if S_ISREG(stat.st_mode) else None
 
 
-class _Background:
-    """``function(*args)`` run in a thread; :meth:`result` waits and returns (or raises) what it did."""
-
-    def __init__(self, function: Any, *args: Any):
-        self._outcome: list[tuple[bool, Any]] = []
-        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
-        self._thread.start()
-
-    def _run(self, function: Any, *args: Any) -> None:
-        try:
-            self._outcome.append((True, function(*args)))
-        except BaseException as exc:  # handed over by result()
-            self._outcome.append((False, exc))
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self.wait()
-        ok, value = self._outcome[0]
-        if not ok:
-            raise value
-        return value
-
-
-def _read_table(data: bytes, found: Problems, parsing: _Background | None = None,
-                unchanged: Any = None) -> tuple[pd.DataFrame, np.ndarray]:
+def _read_table(data: bytes, found: Problems, unchanged: Any = None,
+                path: str | Path | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Parse the CSV (UTF-8 bytes) into strings; return the frame and each row's line number.
 
-    ``parsing``, if given, is pandas already parsing the file ``data`` was read from
-    (see :func:`load_evidence`); its frame is taken if ``unchanged()`` still holds.
+    A well-formed file is read by :func:`_read_fast`; anything else (or a file that
+    reader refuses) by :func:`_read_careful`, which reports what is wrong. ``path``, if
+    ``unchanged()`` says it still holds ``data``, is where pandas may read the file from.
     """
+    header = _read_header(data, found)
+    if header is None:
+        return pd.DataFrame(), np.array([])
+    line_ends, quotes = _scan(data, quotes=True)
+    read = _read_fast(data, header, line_ends, quotes)
+    if read is None:
+        read = _read_careful(data, header, line_ends, found, path if unchanged is not None else None, unchanged)
+        if read is None:
+            return pd.DataFrame(), np.array([])
+    frame, lines, blank = read
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+    lines = lines[~blank] if len(lines) == len(blank) else lines[: len(frame)]
+    for c in COLUMNS:
+        if c not in frame:
+            frame[c] = ""
+    return frame[list(COLUMNS)], lines  # not yet stripped: _validate strips each distinct value
+
+
+def _read_header(data: bytes, found: Problems) -> list[str] | None:
+    """The column names of the first line, or None (with the problems added to ``found``)."""
     end = data.find(b"\n")
     cr = data.find(b"\r", 0, len(data) if end < 0 else end)
     end = cr if cr >= 0 else end  # a line ends at \n, \r\n or a lone \r
@@ -247,7 +241,7 @@ def _read_table(data: bytes, found: Problems, parsing: _Background | None = None
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if not any(header):
         found.add(1, "header", f"missing; the first line names the columns, e.g. {','.join(COLUMNS[:4])},...")
-        return pd.DataFrame(), np.array([])
+        return None
     for i, name in enumerate(header):
         if name in header[:i]:
             found.add(1, name or f"column {i + 1}", "column named twice")
@@ -256,13 +250,93 @@ def _read_table(data: bytes, found: Problems, parsing: _Background | None = None
     for name in REQUIRED:
         if name not in header:
             found.add(1, name, "required column is missing")
-    if len(found):
-        return pd.DataFrame(), np.array([])
-    line_ends = _line_ends(data)  # while pandas parses
+    return None if len(found) else header
+
+
+_QUOTE, _COMMA, _LF, _CR = (ord(c) for c in '",\n\r')
+_FIELD_EDGE = np.zeros(256, dtype=bool)  # what may stand before an opening quote or after a closing one
+_FIELD_EDGE[[_QUOTE, _COMMA, _LF, _CR]] = True
+_BLOCK = 1 << 22  # bytes Arrow parses in one piece (in threads)
+
+
+def _arrow_string_type() -> Any:
+    """The text dtype of pandas when it is Arrow-backed (pandas 3), else None (no fast reading)."""
+    dtype = pd.Series([""]).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+
+
+def _read_fast(data: bytes, header: list[str], line_ends: np.ndarray,
+               quotes: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """Parse a well-formed log with Arrow's CSV reader; None when anything is unusual.
+
+    The careful reading (:func:`_read_careful`: pandas' parser, then row-by-row checks
+    of what pandas lets through) has the messages. This one takes only files on which
+    the readers agree, and checks that on the bytes first: every quote opens a field
+    (after a comma, a line end or a closing quote: ``""`` inside a quoted value), or
+    closes one (before a comma, a line end, a quote or the end), and the header holds
+    none. Then whether a quote opens or closes is told by the number of quotes before
+    it (even or odd), a line end inside quotes is part of a value, and the other line
+    ends split the rows: each row's first line is known without reading row by row,
+    and so are the empty lines (which Arrow skips). A row of the wrong width, bytes that
+    are not UTF-8 (Arrow refuses both) or a row count other than the bytes say send the
+    file to the careful reading.
+    """
+    string_type = _arrow_string_type()
+    if string_type is None or not len(line_ends):
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    text = np.frombuffer(data, dtype=np.uint8)
+    body = int(line_ends[0]) + 1  # the header is the first line
+    if len(quotes) % 2 or (len(quotes) and quotes[0] < body):
+        return None
+    inside = np.zeros(len(line_ends), dtype=bool)
+    if len(quotes):
+        opening, closing = quotes[0::2], quotes[1::2]
+        last = len(text) - 1
+        after = _FIELD_EDGE[text[np.minimum(closing + 1, last)]] | (closing == last)  # (or the end of the data)
+        if not (_FIELD_EDGE[text[opening - 1]].all() and after.all()):
+            return None
+        inside = (np.searchsorted(quotes, line_ends) % 2).astype(bool)  # a line end within a quoted value
+    row_ends = line_ends[~inside]
+    # a row runs from just after a row end to the next one (or the end of the data)
+    starts, stops = row_ends + 1, np.append(row_ends[1:], len(data))
+    crlf = (stops < len(data)) & (text[np.minimum(stops, len(data) - 1)] == _LF) & (text[stops - 1] == _CR)
+    empty = stops - crlf <= starts
+    lines = np.flatnonzero(~inside)[~empty] + 2  # a row starts on the line after the row end before it
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data)[body:],
+            read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK),
+            parse_options=pacsv.ParseOptions(newlines_in_values=bool(inside.any())),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowException:  # (ArrowInvalid: a ragged row, bytes that are not UTF-8 ...)
+        return None
+    if table.num_rows != len(lines):
+        return None
+    frame = table.to_pandas(types_mapper={pa.large_string(): string_type}.get)
+    frame.columns = header
+    return frame, lines, _blank_rows(frame)
+
+
+def _read_careful(data: bytes, header: list[str], line_ends: np.ndarray, found: Problems,
+                  path: str | Path | None, unchanged: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """Read with pandas, row by row where pandas is lax; None when the rows cannot be read (see ``found``).
+
+    Returns the frame, each row's line and which rows are blank.
+
+    Rows of the wrong width and quotes left open are reported with their lines.
+    ``path``, if given, is read by pandas instead of ``data`` when ``unchanged()`` says the
+    file is still what was read.
+    """
     frame = None
-    if parsing is not None:
+    if path is not None:
         try:
-            frame = parsing.result() if unchanged() else None
+            frame = _read_strings(path)
+            frame = frame if unchanged() else None
         except Exception:  # whatever failed there, the bytes read decide (below)
             frame = None
     try:
@@ -270,12 +344,12 @@ def _read_table(data: bytes, found: Problems, parsing: _Background | None = None
             frame = _read_strings(data)
     except (pd.errors.ParserError, ValueError):
         _ragged_rows(data.decode("utf-8"), len(header), found)
-        return pd.DataFrame(), np.array([])
+        return None
     if not isinstance(frame.index, pd.RangeIndex):
         # a first row longer than the header made pandas take its first values as the
         # index (shifting every column): report the rows by their fields instead
         _ragged_rows(data.decode("utf-8"), len(header), found)
-        return pd.DataFrame(), np.array([])
+        return None
     frame.columns = header
     n_lines = _n_lines(data, line_ends)
     one_line_each = n_lines == len(frame) + 1
@@ -287,31 +361,43 @@ def _read_table(data: bytes, found: Problems, parsing: _Background | None = None
     short = _ragged_rows_short(data, line_ends, frame, blank, one_line_each) if blank.sum() < len(frame) else {}
     for line, n in short.items():
         found.add(line, "row", f"has {n} fields; the header has {len(header)}")
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-    lines = lines[~blank] if len(lines) == len(blank) else lines[: len(frame)]
-    for c in COLUMNS:
-        if c not in frame:
-            frame[c] = ""
-    return frame[list(COLUMNS)], lines  # not yet stripped: _validate strips each distinct value
+    return frame, lines, blank
 
 
-def _line_ends(data: bytes, block: int = 1 << 18) -> np.ndarray:
+def _line_ends(data: bytes) -> np.ndarray:
     """Where every line ends: each line feed, and each carriage return not followed by one.
 
-    The line feeds are found block by block, which keeps the scan in the CPU cache;
-    lone carriage returns (old Mac line ends, as pandas and :mod:`csv` read them) are rare.
+    Lone carriage returns are old Mac line ends (pandas and :mod:`csv` read them so).
+    """
+    return _scan(data)[0]
+
+
+def _scan(data: bytes, quotes: bool = False, block: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+    """``(line ends, quotes)``: the positions of the line ends (:func:`_line_ends`) and of the quotes.
+
+    The bytes are scanned block by block, which keeps the scan in the CPU cache and
+    allocates nothing the size of the file; quotes are looked for only if ``quotes``.
     """
     text = np.frombuffer(data, dtype=np.uint8)
-    parts = [np.flatnonzero(text[at:at + block] == ord("\n")) + at for at in range(0, len(text), block)]
-    ends = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
-    if b"\r" in data:
-        cr = np.flatnonzero(text == ord("\r"))
-        after = np.append(text, np.uint8(0))[cr + 1]
-        lone = cr[after != ord("\n")]
+    wanted = [_LF] + ([_CR] if b"\r" in data else []) + ([_QUOTE] if quotes and b'"' in data else [])
+    found: dict[int, list[np.ndarray]] = {byte: [] for byte in wanted}
+    hit = np.empty(min(block, len(text)), dtype=bool)
+    for at in range(0, len(text), block):
+        chunk = text[at:at + block]
+        for byte in wanted:
+            found[byte].append(np.flatnonzero(np.equal(chunk, byte, out=hit[: len(chunk)])) + at)
+
+    def joined(byte: int) -> np.ndarray:
+        parts = found.get(byte, [])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+
+    ends = joined(_LF)
+    cr = joined(_CR)
+    if len(cr):
+        lone = cr[(cr + 1 >= len(text)) | (text[np.minimum(cr + 1, len(text) - 1)] != _LF)]
         if len(lone):
             ends = np.union1d(ends, lone)
-    return ends
+    return ends, joined(_QUOTE)
 
 
 def _n_lines(data: bytes, line_ends: np.ndarray) -> int:
@@ -474,6 +560,66 @@ def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tup
     return c, _spread(values, codes), (codes, values)
 
 
+class _Report:
+    """Adds a problem at the line of every row a mask marks (the first :data:`MAX_PER_PROBLEM`, then a count)."""
+
+    def __init__(self, path: str, lines: np.ndarray):
+        self.found = Problems(path)
+        self.lines = lines
+
+    def __call__(self, mask: np.ndarray, column: str, message: Any, values: pd.Series | None = None) -> None:
+        """``message`` is a text, or a function of the row's value in ``values``."""
+        idx = np.flatnonzero(mask)
+        for j in idx[:MAX_PER_PROBLEM]:
+            text = message(values.iloc[j]) if callable(message) and values is not None else message
+            self.found.add(int(self.lines[j]), column, text)
+        if len(idx) > MAX_PER_PROBLEM:
+            self.found.add(int(self.lines[idx[MAX_PER_PROBLEM]]), column,
+                           f"... and {len(idx) - MAX_PER_PROBLEM} more rows with this problem")
+
+
+class _Columns:
+    """The log's text columns (stripped when read from a file), and their distinct values.
+
+    ``frame[c]`` is a column; :meth:`distinct` gives ``(codes, values)``: each row's
+    index into the column's distinct values (see :func:`_distinct`), computed once.
+    """
+
+    def __init__(self, frame: pd.DataFrame, strip: bool):
+        self.frame = frame.reset_index(drop=True)
+        self._distinct: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        if strip:
+            # the columns are independent, and pandas' string kernels (Arrow) release the
+            # GIL: a few threads strip and factorize them side by side
+            with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+                # (each thread gets its column up front: the frame is changed here meanwhile)
+                for c, column, codes_values in pool.map(_strip_column, COLUMNS, [self.frame[c] for c in COLUMNS]):
+                    if column is not None:
+                        self.frame[c] = column
+                    if codes_values is not None:
+                        self._distinct[c] = codes_values
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.frame[column]
+
+    def distinct(self, column: str) -> tuple[np.ndarray, pd.Series]:
+        if column not in self._distinct:
+            self._distinct[column] = _distinct(self.frame[column])
+        return self._distinct[column]
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """What each row is: a retraction, a signal or an observation (``kind`` lower-cased, empty = signal)."""
+
+    is_retraction: np.ndarray
+    signal: np.ndarray
+    observation: np.ndarray
+    codes: np.ndarray
+    values: pd.Series  # the distinct kinds, as read (lower-cased)
+    raw: pd.Series  # the distinct kinds, as written
+
+
 def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None, path: str, strip: bool = False) -> EvidenceLog:
     """Check every column of a string frame; return the typed log or raise all problems.
 
@@ -482,44 +628,34 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
     ``strip`` first strips the white space around every value (as read from a file).
     Without a ``scenario`` the event-level checks are skipped (see :func:`load_evidence`).
     """
-    found = Problems(path)
-    lines = np.asarray(lines, dtype=int)
+    report = _Report(path, np.asarray(lines, dtype=int))
+    f = _Columns(frame, strip)
     grading = scenario.settings.grading if scenario is not None else Grading()
-    verbal = grading.verbal_table()
+    _check_cells(f, report)
+    dates = _check_dates(f, scenario, report)
+    kinds = _check_kinds(f, report)
+    pairs = _check_events(f, scenario, kinds, report)
+    _check_favours(f, scenario, kinds, report)
+    lr = _check_lr(f, grading.verbal_table(), kinds, report)
+    numbers = _check_numbers(f, kinds, report)
+    _check_grades(f, report)
+    if kinds.is_retraction.any():
+        _check_retractions(f.frame, dates, report.lines, kinds.is_retraction, report.found)
+    report.found.raise_if_any()
+    return _typed_log(f, report.lines, path, dates, kinds, lr, numbers, pairs, scenario)
 
-    def report(mask: np.ndarray, column: str, message, values: pd.Series | None = None) -> None:
-        idx = np.flatnonzero(mask)
-        for j in idx[:MAX_PER_PROBLEM]:
-            text = message(values.iloc[j]) if callable(message) and values is not None else message
-            found.add(int(lines[j]), column, text)
-        if len(idx) > MAX_PER_PROBLEM:
-            found.add(int(lines[idx[MAX_PER_PROBLEM]]), column, f"... and {len(idx) - MAX_PER_PROBLEM} more rows with this problem")
 
-    f = frame.reset_index(drop=True)
-    distinct = {}  # column -> (codes, distinct values)
-    if strip:
-        # the columns are independent, and pandas' string kernels (Arrow) release the
-        # GIL: a few threads strip and factorize them side by side
-        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-            # (each thread gets its column up front: the frame is changed here meanwhile)
-            for c, column, codes_values in pool.map(_strip_column, COLUMNS, [f[c] for c in COLUMNS]):
-                if column is not None:
-                    f[c] = column
-                if codes_values is not None:
-                    distinct[c] = codes_values
-
-    def codes_of(c: str) -> tuple[np.ndarray, pd.Series]:
-        if c not in distinct:
-            distinct[c] = _distinct(f[c])
-        return distinct[c]
-
+def _check_cells(f: _Columns, report: _Report) -> None:
+    """Required cells, the length of every field (data/README.md, "Limits"), unique ids."""
     for c in ("id", "date", "summary"):
         report((f[c] == "").to_numpy(), c, "required; empty here")
-    for c in COLUMNS:  # lengths (data/README.md, "Limits"): a field of megabytes is a mistake
+    for c in COLUMNS:  # a field of megabytes is a mistake
         limit = TEXT_LIMITS.get(c, OTHER_TEXT_LIMIT)
-        if c in distinct:
-            codes, values = distinct[c]
+        if c in f._distinct:
+            codes, values = f.distinct(c)
             long = (values.str.len() > limit).to_numpy(dtype=bool)[codes]
+        elif not _may_be_longer(f[c], limit):
+            continue
         else:
             long = (f[c].str.len() > limit).to_numpy(dtype=bool)
         if long.any():
@@ -527,12 +663,28 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
                    f[c])
     ids = f["id"].array
     increasing = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())  # then no id repeats
-    dup = pd.Series(False, index=f.index) if increasing else f["id"].duplicated() & (f["id"] != "")
+    if increasing:
+        return
+    dup = f["id"].duplicated() & (f["id"] != "")
     if dup.any():
-        first_line = dict(zip(f["id"][~dup], lines[~dup.to_numpy()], strict=True))
+        first_line = dict(zip(f["id"][~dup], report.lines[~dup.to_numpy()], strict=True))
         report(dup.to_numpy(), "id", lambda v: f"duplicate id {v!r} (first on line {first_line.get(v)})", f["id"])
 
-    date_codes, date_u = codes_of("date")
+
+def _may_be_longer(column: pd.Series, limit: int) -> bool:
+    """False when no value can have more than ``limit`` characters (none has more bytes, read off the offsets)."""
+    data = getattr(column.array, "_pa_array", None)
+    if data is None:
+        return True
+    import pyarrow.compute as pc
+
+    longest = pc.max(pc.binary_length(data)).as_py()
+    return longest is not None and longest > limit
+
+
+def _check_dates(f: _Columns, scenario: Scenario | None, report: _Report) -> pd.Series:
+    """Each row's date (NaT where it is empty or not a date), reporting bad and early dates."""
+    date_codes, date_u = f.distinct("date")
     date_ok = date_u.str.match(_DATE).fillna(False).to_numpy(dtype=bool)
     dates_u = pd.to_datetime(date_u.where(date_ok, None), format="%Y-%m-%d", errors="coerce")
     dates = pd.Series(dates_u.to_numpy()[date_codes])
@@ -542,25 +694,35 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
     if start is not None:
         early = (dates_u < pd.Timestamp(start)).to_numpy()
         report(early[date_codes], "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
+    return dates
 
+
+def _check_kinds(f: _Columns, report: _Report) -> _Kinds:
+    """Each row's kind (a non-empty ``retracts`` makes a retraction); unknown kinds are reported."""
     is_retraction = (f["retracts"] != "").to_numpy()
-    kind_codes, kind_raw = codes_of("kind")
+    kind_codes, kind_raw = f.distinct("kind")
     kind_u = kind_raw.str.lower().replace("", "signal")
     report(~kind_u.isin(KINDS).to_numpy()[kind_codes], "kind",
            lambda v: f"{v!r} is not a kind{nearest(v, KINDS)}; expected signal or observation", f["kind"])
     signal = (kind_u == "signal").to_numpy()[kind_codes] & ~is_retraction
     observation = (kind_u == "observation").to_numpy()[kind_codes] & ~is_retraction
+    return _Kinds(is_retraction, signal, observation, kind_codes, kind_u, kind_raw)
 
+
+def _check_events(f: _Columns, scenario: Scenario | None, kinds: _Kinds,
+                  report: _Report) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Events and ``given``, each distinct (event, given) pair once.
+
+    Returns ``(pair_codes, pair_event, pair_given)``: each row's index into the distinct
+    pairs, and each pair's event and ``given``.
+    """
     events = {e.id: e for e in scenario.events} if scenario is not None else {}
-    event_codes, event_u = codes_of("event")
+    event_codes, event_u = f.distinct("event")
     # without a scenario every named event counts as known (only the form of given is checked)
     known_event_u = event_u.isin(list(events)).to_numpy() if scenario is not None else (event_u != "").to_numpy()
-    known_event = known_event_u[event_codes]
-    report(~known_event & ~is_retraction, "event",
+    report(~known_event_u[event_codes] & ~kinds.is_retraction, "event",
            lambda v: f"{v!r} is not an event of the scenario{nearest(v, events)}" if v else "required; empty here", f["event"])
-
-    # given: check each distinct (event, given) pair once
-    given_codes, given_u = codes_of("given")
+    given_codes, given_u = f.distinct("given")
     n_given = max(len(given_u), 1)
     pair_codes, pairs = pd.factorize(event_codes * n_given + given_codes)
     pair_event, pair_given = event_u.to_numpy()[pairs // n_given], given_u.to_numpy()[pairs % n_given]
@@ -568,34 +730,48 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
         message = _given_problem(scenario, pair_event[k], pair_given[k])
         if message:
             report(pair_codes == k, "given", message)
+    return pair_codes, pair_event, pair_given
 
-    # favours: an outcome of the event (signals need one; observations may name one)
-    favours_codes, favours_u = codes_of("favours")
-    n_favours = max(len(favours_u), 1)
-    outcome_codes, outcome_pairs = pd.factorize(event_codes * n_favours + favours_codes)
-    outcome_event = outcome_pairs // n_favours
-    outcome_favours = favours_u.to_numpy()[outcome_pairs % n_favours]
-    for e in np.flatnonzero(known_event_u) if scenario is not None else ():
-        event_id = event_u.iat[e]
-        outcomes = events[event_id].outcomes
-        bad_pairs = np.flatnonzero((outcome_event == e) & (outcome_favours != "") & ~np.isin(outcome_favours, outcomes))
-        if len(bad_pairs):
-            report(np.isin(outcome_codes, bad_pairs), "favours",
-                   lambda v, o=outcomes, e=event_id: f"{v!r} is not an outcome of {e}{nearest(v, o)} ({', '.join(o)})",
-                   f["favours"])
-    report(signal & (favours_u == "").to_numpy()[favours_codes], "favours", "required for a signal: the outcome the evidence points to")
 
-    # lr: a number > 0 or a verbal strength
-    lr_codes, lr_u = codes_of("lr")
+def _check_favours(f: _Columns, scenario: Scenario | None, kinds: _Kinds, report: _Report) -> None:
+    """``favours``: an outcome of the event (signals need one; observations may name one)."""
+    event_codes, event_u = f.distinct("event")
+    favours_codes, favours_u = f.distinct("favours")
+    if scenario is not None:
+        events = {e.id: e for e in scenario.events}
+        n_favours = max(len(favours_u), 1)
+        outcome_codes, outcome_pairs = pd.factorize(event_codes * n_favours + favours_codes)
+        outcome_event = outcome_pairs // n_favours
+        outcome_favours = favours_u.to_numpy()[outcome_pairs % n_favours]
+        for e in np.flatnonzero(event_u.isin(list(events)).to_numpy()):
+            event_id = event_u.iat[e]
+            outcomes = events[event_id].outcomes
+            bad_pairs = np.flatnonzero((outcome_event == e) & (outcome_favours != "") & ~np.isin(outcome_favours, outcomes))
+            if len(bad_pairs):
+                report(np.isin(outcome_codes, bad_pairs), "favours",
+                       lambda v, o=outcomes, e=event_id: f"{v!r} is not an outcome of {e}{nearest(v, o)} ({', '.join(o)})",
+                       f["favours"])
+    report(kinds.signal & (favours_u == "").to_numpy()[favours_codes], "favours",
+           "required for a signal: the outcome the evidence points to")
+
+
+def _check_lr(f: _Columns, verbal: dict[str, float], kinds: _Kinds, report: _Report) -> np.ndarray:
+    """Each row's likelihood ratio (a number > 0 or a verbal strength; NaN where empty)."""
+    lr_codes, lr_u = f.distinct("lr")
     lr_text = lr_u.str.lower()
-    lr = pd.to_numeric(lr_u.where(~lr_text.isin(list(verbal)), None), errors="coerce")
-    lr = lr.where(~lr_text.isin(list(verbal)), lr_text.map(verbal)).astype(float).to_numpy()
+    is_verbal = lr_text.isin(list(verbal))
+    lr = pd.to_numeric(lr_u.where(~is_verbal, None), errors="coerce")
+    lr = lr.where(~is_verbal, lr_text.map(verbal)).astype(float).to_numpy()
     lr_given = (lr_u != "").to_numpy()[lr_codes]
-    report(signal & ~lr_given, "lr", "required for a signal: a likelihood ratio > 0 or one of " + ", ".join(verbal))
+    report(kinds.signal & ~lr_given, "lr", "required for a signal: a likelihood ratio > 0 or one of " + ", ".join(verbal))
     bad_lr = (lr_u != "").to_numpy() & ~(np.isfinite(lr) & (lr > 0))
     report(bad_lr[lr_codes], "lr", lambda v: f"{v!r} is not a likelihood ratio > 0 nor a verbal strength{nearest(str(v).lower(), verbal)}", f["lr"])
-    report(observation & lr_given, "lr", "an observation has no likelihood ratio; give probability and prob_sd")
+    report(kinds.observation & lr_given, "lr", "an observation has no likelihood ratio; give probability and prob_sd")
+    return lr[lr_codes]
 
+
+def _check_numbers(f: _Columns, kinds: _Kinds, report: _Report) -> dict[str, np.ndarray]:
+    """``lr_sd``, ``probability`` and ``prob_sd`` as floats (NaN where empty), each within its range."""
     numbers, present = {}, {}
     for c, ok, expect in (
         ("lr_sd", lambda x: (x >= 0) & (x <= 100), "a number >= 0 (and at most 100)"),
@@ -603,35 +779,42 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
         # below 1e-9 the noise variance R = prob_sd**2 underflows beside a point prior's S = 0
         ("prob_sd", lambda x: (x >= MIN_PROB_SD) & (x <= 100), f"a number >= {MIN_PROB_SD:g} (logit-scale noise, at most 100)"),
     ):
-        codes, u = codes_of(c)
+        codes, u = f.distinct(c)
         given = (u != "").to_numpy()
         v = pd.to_numeric(u.where(given, None), errors="coerce").astype(float).to_numpy()
         report((given & ~(np.isfinite(v) & ok(np.nan_to_num(v, nan=-1.0))))[codes], c, lambda x, e=expect: f"{x!r} must be {e}", f[c])
         numbers[c], present[c] = v[codes], given[codes]
-    report(observation & ~present["probability"], "probability", "required for an observation: the reading, in (0, 1)")
-    report(signal & present["probability"], "probability", "only observations carry a probability; set kind to observation")
+    report(kinds.observation & ~present["probability"], "probability", "required for an observation: the reading, in (0, 1)")
+    report(kinds.signal & present["probability"], "probability", "only observations carry a probability; set kind to observation")
+    return numbers
 
-    rel_codes, rel_raw = codes_of("reliability")
-    rel_u = rel_raw.str.upper()
-    report(~rel_u.isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy()[rel_codes], "reliability",
+
+def _check_grades(f: _Columns, report: _Report) -> None:
+    """Admiralty grades: reliability A-F (any case), credibility 1-6, or empty."""
+    rel_codes, rel_raw = f.distinct("reliability")
+    report(~rel_raw.str.upper().isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy()[rel_codes], "reliability",
            lambda v: f"{v!r} is not an Admiralty reliability grade A-F", f["reliability"])
-    cred_codes, cred_u = codes_of("credibility")
+    cred_codes, cred_u = f.distinct("credibility")
     report(~cred_u.isin(["", "1", "2", "3", "4", "5", "6"]).to_numpy()[cred_codes], "credibility",
            lambda v: f"{v!r} is not an Admiralty credibility grade 1-6", f["credibility"])
 
-    if is_retraction.any():
-        _check_retractions(f, dates, lines, is_retraction, found)
 
-    found.raise_if_any()
-    out = f.copy(deep=False)  # columns are replaced, never changed in place
+def _typed_log(f: _Columns, lines: np.ndarray, path: str, dates: pd.Series, kinds: _Kinds, lr: np.ndarray,
+               numbers: dict[str, np.ndarray], pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+               scenario: Scenario | None) -> EvidenceLog:
+    """The checked columns decoded: dates, kinds, numbers, upper-case grades, canonical ``given``."""
+    out = f.frame.copy(deep=False)  # columns are replaced, never changed in place
     out["date"] = dates
-    kind = f["kind"] if kind_u.equals(kind_raw) else _spread(kind_u, kind_codes)
-    out["kind"] = kind.mask(is_retraction, "retraction") if is_retraction.any() else kind
-    out["lr"] = lr[lr_codes]
+    kind = f["kind"] if kinds.values.equals(kinds.raw) else _spread(kinds.values, kinds.codes)
+    out["kind"] = kind.mask(kinds.is_retraction, "retraction") if kinds.is_retraction.any() else kind
+    out["lr"] = lr
     for c, values in numbers.items():
         out[c] = values
+    rel_codes, rel_raw = f.distinct("reliability")
+    rel_u = rel_raw.str.upper()
     out["reliability"] = f["reliability"] if rel_u.equals(rel_raw) else _spread(rel_u, rel_codes)
-    given_codes_out = given_codes, given_u.array
+    pair_codes, pair_event, pair_given = pairs
+    given_codes_out = f.distinct("given")[0], f.distinct("given")[1].array
     if (pair_given != "").any():
         canonical = (np.array([_canonical_given(scenario, e, g) for e, g in zip(pair_event, pair_given, strict=True)], dtype=object)
                      if scenario is not None else pair_given.astype(object))  # as written: the parents' order is unknown
@@ -640,6 +823,9 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
         given_codes_out = pair_codes, canonical
     out["line"] = lines
     log = EvidenceLog(out, path)
+    event_codes, event_u = f.distinct("event")
+    favours_codes, favours_u = f.distinct("favours")
+    cred_codes, cred_u = f.distinct("credibility")
     log._codes.update({"event": (event_codes, event_u.array), "given": given_codes_out,
                        "favours": (favours_codes, favours_u.array), "reliability": (rel_codes, rel_u.array),
                        "credibility": (cred_codes, cred_u.array)})  # the update reuses them

@@ -76,7 +76,7 @@ then the hazard; intervals are posterior quantiles of the probabilities (widened
 contain the point); the draws behind path and marginal intervals are joint posterior
 draws, so a shared entry moves the branches it covers together, as in the exact path.
 
-**Where a true ratio is split** (:func:`_claim_units`). Under the normal likelihood, a
+**Where a true ratio is split** (:func:`forecast.model_inputs._claim_units`). Under the normal likelihood, a
 signal that covers several branches of which one is read (an observation) or resolved
 gets one true ratio per branch: a shared ratio would let a reading of one branch move the
 others, which the exact filter does not do (each branch learns from its own readings
@@ -88,10 +88,13 @@ likelihood once, however many branches it covers. The two paths still differ by 
 linearisation for ``K >= 3`` readings.
 
 Every input enters as ``pm.Data`` padded to capacities that depend only on the inputs'
-own sizes (:func:`capacities`), and the compiled nutpie model is cached per structure and
-capacities in the process: a new entry usually, and another as-of date of a trajectory
-always, reuses it. A fit's draws depend on its design, settings and capacities only, never
-on what else the process fitted before (the same seed gives the same tables).
+own sizes (:mod:`forecast.model_inputs`: :func:`prepare_inputs`, :func:`capacities`), and
+the model is built once per structure and capacities in a process: a new entry usually,
+and another as-of date of a trajectory always, reuses it (a batch worker keeps it between
+tasks). nutpie's compiled machine code is moreover kept on disk across processes
+(:mod:`forecast.model_cache`): only the first process on a machine compiles it. A fit's
+draws depend on its design, settings and capacities only, never on what else the process
+fitted before nor on the state of the caches (the same seed gives the same tables).
 
 Results (:mod:`forecast.diagnostics`): the DataTree keeps the state at every date, the
 outcome probabilities at the as-of date, each signal's ``true_log_lr`` and each source's
@@ -104,35 +107,40 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import os
-import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 
-from .belief import logit, softmax_last_zero
+from . import progress as _progress
+from .belief import softmax_last_zero
 from .design import Design, compile_design
 from .diagnostics import PAD_LOGIT, diagnostics, posterior_tree, summaries
 from .errors import ForecastError, whole_number_problem
 from .evidence import EvidenceLog
+from .model_inputs import Inputs, _padded, capacities, prepare_inputs
 from .scenario import Scenario
 from .update import hazard_probability
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 __all__ = ["FitRun", "FitSettings", "ModelFit", "build_model", "capacities", "entry_weights", "fit", "fit_design",
            "point_errors", "prepare_inputs"]
 
 NU = 4.0  # Student-t degrees of freedom of the evidence error (fixed)
-MIN_TAU = 0.05  # floor of tau under the Student-t error (a zero scale is no distribution)
 RELIABILITY_SD = 0.6  # logit-scale sd of a learned source reliability around its grading weight
 _CACHE: dict[tuple[object, ...], dict[str, object]] = {}  # (structure, capacities) -> models
+_LOCK = threading.RLock()  # building and compiling models; a shared model's data while PyMC samples it
 
 
 @dataclass(frozen=True)
@@ -174,263 +182,14 @@ class FitSettings:
                 "sampler": self.sampler}
 
 
-# --------------------------------------------------------------------------- inputs
-
-
-@dataclass(eq=False)
-class Inputs:
-    """A compiled design laid out as the model's data arrays."""
-
-    design: Design
-    date_tick: np.ndarray  # the tick that ends each date of the replay
-    comp_branch: np.ndarray  # branch of each state component
-    branch_comps: np.ndarray  # (B, Kmax) component of each outcome's log-ratio (C = zero, C+1 = pad)
-    sizes: dict[str, int]  # true sizes: ticks, entries, inc, obs, res, sources
-    data: dict[str, np.ndarray]  # unpadded arrays
-    active: np.ndarray  # positions (into design.rows) of the entries standing at the as-of date
-    signals: np.ndarray  # positions of the signals' true ratios (a split signal repeats), in the model's order
-    sources: list[str]  # learned reliability: the named sources, in slot order
-    n_evidence: np.ndarray  # (B,) entries applied to each branch
-    resolved: np.ndarray  # (B,) resolved outcome at the as-of date, or -1
-    hazard: np.ndarray  # (B, n_dates) hazard exponents (1 = none)
-    structure: tuple[str, str, int, int, int, bool]  # likelihood, reliability, C, B, Kmax, diagonal prior
-    copy_branch: np.ndarray  # per signal unit: the branch of a per-branch copy, or -1 (shared by its branches)
-
-    @property
-    def scenario(self) -> Scenario:
-        return self.design.scenario
-
-    @property
-    def dates(self) -> pd.DatetimeIndex:
-        return self.design.dates
-
-    @property
-    def as_of(self) -> dt.date:
-        return self.design.as_of
-
-
-def _capacity(n: int, floor: int = 16) -> int:
-    """Room for more entries: the next power of two above ``1.25 n + 2``, at least ``floor``."""
-    return max(floor, 1 << int(np.ceil(np.log2(1.25 * n + 2))))
-
-
-def prepare_inputs(design: Design, likelihood: str = "normal", reliability: str = "fixed") -> Inputs:
-    """Lay out a compiled design as the model's data arrays (see the module's docstring)."""
-    scenario = design.scenario
-    inputs = design.inputs
-    active_mask = np.isnan(design.retracted_day)  # retracted by the as-of date: out of the whole replay
-    active = np.flatnonzero(active_mask)
-    is_obs = inputs["is_obs"]
-
-    # ---- branches and state components
-    dims = np.array([scenario.event(b.event).dim for b in scenario.branches])
-    offset = np.concatenate([[0], np.cumsum(dims)])
-    C, B, kmax = int(offset[-1]), len(scenario.branches), int(dims.max() + 1)
-    comp_branch = np.repeat(np.arange(B), dims)
-    branch_comps = np.full((B, kmax), C + 1)
-    for b in range(B):
-        branch_comps[b, : dims[b]] = offset[b] + np.arange(dims[b])
-        branch_comps[b, dims[b]] = C
-
-    # ---- ticks: the replay's dates, and a new tick after every observation within a date
-    day = design.day[active]
-    n = len(active)
-    order = np.lexsort((active, day))  # date order, ties in file order
-    obs_now = is_obs[active][order].astype(np.int64)
-    obs_before = np.cumsum(obs_now) - obs_now
-    first = np.searchsorted(day[order], day[order], side="left")
-    sub = np.empty(n, dtype=np.int64)
-    sub[order] = obs_before - obs_before[first] if n else obs_before
-    stride = n + 1
-    snap_days = design.snap_days
-    keys = np.unique(np.concatenate([day * stride + sub, snap_days * stride]))
-    tick_of = np.full(len(design.rows), -1, dtype=np.int64)
-    tick_of[active] = np.searchsorted(keys, day * stride + sub)
-    tick_day = keys // stride
-    T = len(keys)
-    gap = np.maximum(np.diff(tick_day, prepend=min(0, int(tick_day[0]))), 0).astype(float)
-    date_tick = np.searchsorted(tick_day, snap_days, side="right") - 1
-
-    # ---- signals: one true log ratio per entry, and where it enters (tick, component, sign)
-    signals, copy_branch, unit_of = _claim_units(design, active_mask, likelihood)
-    inc_entry: list[np.ndarray] = []
-    inc_flat: list[np.ndarray] = []
-    inc_sign: list[np.ndarray] = []
-    obs_pairs: list[tuple[np.ndarray, int]] = []
-    n_evidence = np.zeros(B, dtype=np.int64)
-    for b in range(B):
-        rows = design.applies[b]
-        rows = rows[active_mask[rows]]
-        n_evidence[b] = len(rows)
-        sig = rows[~is_obs[rows]]
-        k = inputs["k"][sig]
-        up = k < dims[b]  # favours one of the first K - 1 outcomes: + lam on its component
-        parts = [(sig[up], offset[b] + k[up], 1.0)]
-        parts += [(sig[~up], np.full(int((~up).sum()), offset[b] + j), -1.0)  # the last outcome: - lam on every one
-                  for j in range(dims[b])]
-        for comp_rows, comps, sign in parts:
-            inc_entry.append(np.array([unit_of[(int(r), b)] for r in comp_rows], dtype=np.int64))
-            inc_flat.append(tick_of[comp_rows] * C + comps)
-            inc_sign.append(np.full(len(comp_rows), sign))
-        obs = rows[is_obs[rows]]
-        obs = obs[np.isfinite(inputs["R"][obs])]  # an echoed reading of weight 0 reads nothing
-        obs_pairs.append((obs, b))
-
-    claim_tau = inputs["tau"][signals]
-    if likelihood == "student":
-        claim_tau = np.maximum(claim_tau, MIN_TAU)
-    weight = inputs["weight"][signals].astype(float)
-    sources: list[str] = []
-    slot = np.zeros(len(signals), dtype=np.int64)
-    data: dict[str, np.ndarray] = {}
-    if reliability == "learned":
-        named = design.entries["source"].to_numpy(dtype=str)[signals]
-        sources = sorted(set(named[named != ""]))
-        lookup = {s: i for i, s in enumerate(sources)}
-        slot = np.array([lookup.get(s, len(sources)) for s in named], dtype=np.int64)
-        grade = inputs["grade_weight"][signals]
-        g = np.array([np.clip(grade[slot == s].mean(), 0.02, 0.98) for s in range(len(sources))])
-        weight = weight / np.append(g, 1.0)[slot]  # a source's signals weigh w * rho_s / g_s
-        data["rel_mu"] = logit(g) if len(sources) else np.zeros(0)
-    S = len(sources)
-
-    data.update({
-        "prior_mean": np.concatenate([design.prior(b)[0] for b in range(B)]),
-        "prior_chol": _block_chol(design),
-        "step_sd": np.repeat(np.sqrt(design.drift * gap)[:, None], C, axis=1),
-        "claim_log_lr": inputs["log_lr"][signals],
-        "claim_tau": claim_tau,
-        "claim_weight": weight,
-        "claim_source": slot,
-        "claim_mask": np.ones(len(signals)),
-        "inc_entry": np.concatenate(inc_entry),
-        "inc_flat": np.concatenate(inc_flat),
-        "inc_sign": np.concatenate(inc_sign),
-    })
-
-    # ---- observations and resolutions: flat indices into the (tick, outcome) log-ratios
-    op_e = np.concatenate([o for o, _ in obs_pairs]).astype(np.int64)
-    op_b = np.concatenate([np.full(len(o), b) for o, b in obs_pairs]).astype(np.int64)
-    resolved_now = design.resolved[:, -1]
-    found: list[tuple[int, int, int]] = []  # (branch, tick, outcome) of each resolution as data
-    for event in scenario.events:
-        branches = scenario.branches_of(event.id)
-        k = int(resolved_now[branches[0].index])
-        if k < 0:
-            continue
-        for branch in branches:
-            # the branch the resolved parents select (all parents resolved by the as-of date)
-            if all(resolved_now[scenario.branches_of(p)[0].index] == scenario.event(p).outcomes.index(o)
-                   for p, o in branch.given):
-                t_res = int(np.argmax(design.resolved[branch.index] >= 0))
-                found.append((branch.index, int(date_tick[t_res]), k))
-    res_b, res_t, res_k = np.array(found, dtype=np.int64).reshape(-1, 3).T
-    obs_k = inputs["k"][op_e]
-    if kmax == 2:  # every event has two outcomes: a reading is +x or -x
-        data.update(obs_flat=tick_of[op_e] * C + branch_comps[op_b, 0], obs_sign=np.where(obs_k == 0, 1.0, -1.0),
-                    res_flat=res_t * C + branch_comps[res_b, 0], res_sign=np.where(res_k == 0, 1.0, -1.0))
-    else:
-        data.update(obs_flat=tick_of[op_e][:, None] * (C + 2) + branch_comps[op_b], obs_k=obs_k,
-                    res_flat=res_t[:, None] * (C + 2) + branch_comps[res_b], res_k=res_k)
-    data.update(obs_y=inputs["y"][op_e], obs_sd=np.sqrt(inputs["R"][op_e]), obs_mask=np.ones(len(op_e)),
-                res_mask=np.ones(len(res_b)))
-
-    sizes = {"ticks": T, "entries": len(signals), "inc": len(data["inc_entry"]), "obs": len(op_e),
-             "res": len(res_b), "sources": S}
-    diagonal = bool(np.allclose(data["prior_chol"], np.diag(np.diag(data["prior_chol"]))))
-    if diagonal:
-        data["prior_sd"] = np.diag(data.pop("prior_chol")).copy()
-    hazard = design.hazard if design.hazard is not None else np.ones((B, len(snap_days)))
-    structure = (likelihood, reliability, C, B, kmax, diagonal)
-    return Inputs(design, date_tick, comp_branch, branch_comps, sizes, data, active, signals, sources, n_evidence,
-                  resolved_now.astype(np.int64), hazard, structure, copy_branch)
-
-
-def _claim_units(design: Design, active_mask: np.ndarray, likelihood: str
-                 ) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int], int]]:
-    """The true log ratios the model samples: ``(rows, copy_branch, unit_of)``.
-
-    One per signal, shared by every branch it covers, except under the normal
-    likelihood for a signal covering several branches of which one is read (an
-    observation) or resolved: there a reading of one branch would inform the shared
-    ratio and so move the other branches, which the exact update does not do (each
-    branch learns from its own readings only). Such a signal gets one copy per branch,
-    and the Gaussian model then equals the exact update branch by branch. ``rows`` are
-    the units' positions in ``design.rows`` (a split signal repeats), ``copy_branch``
-    the branch of a copy (-1 for a shared ratio), ``unit_of[(row, branch)]`` the unit a
-    branch's step uses.
-    """
-    inputs = design.inputs
-    is_obs = inputs["is_obs"]
-    B = len(design.scenario.branches)
-    read = np.zeros(B, dtype=bool)
-    covers: dict[int, list[int]] = {}
-    for b in range(B):
-        rows = design.applies[b]
-        rows = rows[active_mask[rows]]
-        obs = rows[is_obs[rows]]
-        read[b] = bool(np.isfinite(inputs["R"][obs]).any()) or bool(design.resolved[b, -1] >= 0)
-        for r in rows[~is_obs[rows]].tolist():
-            covers.setdefault(r, []).append(b)
-    units: list[int] = []
-    copy_branch: list[int] = []
-    unit_of: dict[tuple[int, int], int] = {}
-    for r in np.flatnonzero(active_mask & ~is_obs).tolist():
-        branches = covers.get(r, [])
-        if likelihood == "normal" and len(branches) > 1 and read[branches].any():
-            for b in branches:
-                unit_of[(r, b)] = len(units)
-                units.append(r)
-                copy_branch.append(b)
-        else:
-            for b in branches:
-                unit_of[(r, b)] = len(units)
-            units.append(r)
-            copy_branch.append(-1)
-    return np.array(units, dtype=np.int64), np.array(copy_branch, dtype=np.int64), unit_of
-
-
-def _block_chol(design: Design) -> np.ndarray:
-    """Block-diagonal square root of every branch's prior covariance (zero variance allowed)."""
-    blocks = []
-    for b in range(len(design.scenario.branches)):
-        vals, vecs = np.linalg.eigh(design.prior(b)[1])
-        blocks.append(vecs * np.sqrt(np.maximum(vals, 0.0)))
-    size = sum(len(x) for x in blocks)
-    out = np.zeros((size, size))
-    i = 0
-    for block in blocks:
-        out[i: i + len(block), i: i + len(block)] = block
-        i += len(block)
-    return out
-
-
-_AXIS = {"step_": "ticks", "claim_": "entries", "inc_": "inc", "obs_": "obs", "res_": "res", "rel_": "sources"}
-_FILL = {"obs_sd": 1.0, "claim_tau": 1.0}
-
-
-def _padded(inputs: Inputs, caps: dict[str, int]) -> dict[str, np.ndarray]:
-    """Pad the data arrays to the capacities ``caps`` (padding has mask 0, so no effect)."""
-    out = {}
-    for name, value in inputs.data.items():
-        value = np.asarray(value)
-        if name == "claim_source":  # the fixed slot is the last of the reliability vector
-            value = np.where(value >= inputs.sizes["sources"], caps["sources"], value)
-            value = np.pad(value, (0, caps["entries"] - len(value)), constant_values=caps["sources"])
-        else:
-            axis = next((a for p, a in _AXIS.items() if name.startswith(p)), None)
-            if axis is not None:
-                pad = [(0, caps[axis] - len(value))] + [(0, 0)] * (value.ndim - 1)
-                value = np.pad(value, pad, constant_values=_FILL.get(name, 0))
-        out[name] = value.astype(np.int64 if value.dtype.kind in "iub" else float)
-    return out
-
-
 # --------------------------------------------------------------------------- the model
 
 
 def build_model(inputs: Inputs, caps: dict[str, int]) -> pm.Model:
     """Build the PyMC model of ``inputs``' structure, its data (padded to ``caps``) as ``pm.Data``."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
     likelihood, reliability, C, _B, kmax, diagonal = inputs.structure
     T, E = caps["ticks"], caps["entries"]
     with pm.Model() as model:
@@ -488,27 +247,11 @@ class _LazyData(dict):
         self.made: set[str] = set()
 
     def __missing__(self, name: str):
+        import pymc as pm
+
         self.made.add(name)
         value = self[name] = pm.Data(name, self.arrays[name])
         return value
-
-
-def capacities(inputs: Inputs, minimum: dict[str, int] | None = None) -> dict[str, int]:
-    """The padded sizes of a fit: a function of the inputs' own sizes (and ``minimum``) only.
-
-    Each size is rounded up to the next power of two above ``1.25 n + 2`` (at least 16;
-    4 sources), so a new entry or another as-of date usually fits the same compiled
-    model. The draws depend on the padded sizes (they set the number of parameters), so
-    they never depend on what else was fitted in the process: a fit is reproducible
-    from its design, its settings and ``minimum`` (which a trajectory sets to the as-of
-    fit's capacities, so that every date reuses one compiled model).
-    """
-    caps = {k: _capacity(v, 4 if k == "sources" else 16) for k, v in inputs.sizes.items()}
-    if inputs.structure[1] != "learned":
-        caps["sources"] = 0
-    if minimum:
-        caps = {k: max(v, minimum.get(k, 0)) for k, v in caps.items()}
-    return caps
 
 
 def _free_names(structure: tuple[str, str, int, int, int, bool]) -> list[str]:
@@ -516,20 +259,36 @@ def _free_names(structure: tuple[str, str, int, int, int, bool]) -> list[str]:
     return ["z_prior", "z_drift", "claim_error"] + (["reliability_z"] if structure[1] == "learned" else [])
 
 
-def _cached(inputs: Inputs, caps: dict[str, int], sampler: str, progress: bool = False) -> dict[str, object]:
-    """The model (and compiled nutpie model) of ``inputs``' structure at ``caps``, built once a process."""
-    key = (*inputs.structure, *sorted(caps.items()))
-    entry = _CACHE.get(key)
-    if entry is None:
-        entry = _CACHE[key] = {"model": build_model(inputs, caps)}
-    if sampler == "nutpie" and "nutpie" not in entry:
-        import nutpie
+def _cached(inputs: Inputs, caps: dict[str, int], sampler: str, show: bool = False) -> dict[str, Any]:
+    """What samples ``inputs``' structure at ``caps``, made once a process (then reused, with other data).
 
-        if progress:  # on a terminal: say why nothing moves for a while
-            print("forecast: compiling the model (once per process) ...", file=sys.stderr, flush=True)
-        # only the free variables are traced (the deterministic ones would cost a third
-        # more compile time in every process); _forward computes the rest in NumPy
-        entry["nutpie"] = nutpie.compile_pymc_model(entry["model"], var_names=_free_names(inputs.structure))
+    ``entry["nutpie"]``: nutpie's compiled model, from :func:`forecast.model_cache.compile_model`
+    (compiled once per machine and library versions, then loaded from the user's cache
+    directory: such a process builds no PyMC model and imports no PyMC); ``entry["how"]``
+    says whether its code was ``"compiled"``, ``"loaded"`` or ``"reused"``. ``entry["model"]``:
+    the PyMC model, built when needed (to compile, or for ``sampler="pymc"``).
+    ``entry["data_names"]``: the data arrays the sampler takes.
+    """
+    key = (*inputs.structure, *sorted(caps.items()))
+    with _LOCK:
+        entry = _CACHE.setdefault(key, {})
+
+        def model() -> pm.Model:
+            if "model" not in entry:
+                entry["model"] = build_model(inputs, caps)
+            return entry["model"]
+
+        if sampler == "nutpie" and "nutpie" not in entry:
+            from . import model_cache
+
+            names = _free_names(inputs.structure)
+            # only the free variables are traced (the deterministic ones would cost a third
+            # more compile time); _forward computes the rest in NumPy
+            entry["nutpie"], entry["how"], entry["data_names"] = model_cache.compile_model(
+                model, names, model_cache.model_key(inputs.structure, caps, names), _padded(inputs, caps),
+                _progress.stage if show else None)
+        elif sampler == "pymc":
+            entry.setdefault("data_names", model().data_names)  # type: ignore[attr-defined]
     return entry
 
 
@@ -570,12 +329,12 @@ def _check_indices(arrays: dict[str, np.ndarray], caps: dict[str, int], C: int) 
 
 
 @contextlib.contextmanager
-def _quiet(progress: bool) -> Iterator[None]:
-    """PyMC's, PyTensor's and nutpie's loggers at ERROR unless progress is wanted; warnings silenced."""
+def _quiet(show: bool) -> Iterator[None]:
+    """PyMC's, PyTensor's and nutpie's loggers at ERROR unless progress is shown; warnings silenced."""
     loggers = [logging.getLogger(n) for n in ("pymc", "pytensor", "nutpie")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.WARNING if progress else logging.ERROR)
+        lg.setLevel(logging.WARNING if show else logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -590,37 +349,66 @@ def sample(inputs: Inputs, settings: FitSettings, caps: dict[str, int]
     """Sample the posterior for ``inputs`` at ``caps``.
 
     Returns the sampler's DataTree, the model's deterministic quantities
-    (:func:`_forward`) and timings.
+    (:func:`_forward`) and timings (``compile`` is 0 when the process had the model).
+    With ``settings.progress`` it reports its stages and a sampling bar through
+    :mod:`forecast.progress` (the sampler's own progress callbacks: the draws do not change).
     """
     timings: dict[str, float] = {}
     with _quiet(settings.progress):
         t0 = time.perf_counter()
         entry = _cached(inputs, caps, settings.sampler, settings.progress)
         timings["compile"] = time.perf_counter() - t0
-        model: pm.Model = entry["model"]  # type: ignore[assignment]
         padded = _padded(inputs, caps)
-        arrays = {k: v for k, v in padded.items() if k in model.data_names}  # type: ignore[attr-defined]
+        arrays = {k: v for k, v in padded.items() if k in entry["data_names"]}
         _check_indices(arrays, caps, inputs.structure[2])
         target_accept = 0.9 if inputs.structure[0] == "student" else 0.8  # heavy tails: smaller steps
+        total = settings.chains * (settings.tune + settings.draws)
+        if settings.sampler == "pymc" and settings.progress:
+            _progress.stage("compiling the model (PyTensor, cached on disk)")  # inside pm.sample
         t0 = time.perf_counter()
-        if settings.sampler == "nutpie":
-            import nutpie
+        with _sampling_bar(settings.progress, total) as advance:
+            if settings.sampler == "nutpie":
+                import nutpie
 
-            compiled = entry["nutpie"].with_data(**arrays)  # type: ignore[attr-defined]
-            tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                 cores=settings.cores, seed=settings.seed, progress_bar=settings.progress,
-                                 save_warmup=False, target_accept=target_accept)
-        else:
-            with model:
-                pm.set_data(arrays)
-                tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                 cores=settings.cores, random_seed=settings.seed, nuts_sampler="pymc",
-                                 progressbar=settings.progress, compute_convergence_checks=False,
-                                 target_accept=target_accept, quiet=not settings.progress)
+                compiled = entry["nutpie"].with_data(**arrays)
+                report = None if advance is None else lambda chains: advance(sum(c.finished_draws for c in chains))
+                tree = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                     cores=settings.cores, seed=settings.seed, progress_bar=False,
+                                     progress_callback=report, save_warmup=False, target_accept=target_accept)
+            else:
+                import pymc as pm
+
+                count = itertools.count(1)
+                callback = None if advance is None else lambda **_: advance(next(count))
+                with _LOCK, entry["model"]:  # the model's data are set for this fit: one fit at a time
+                    pm.set_data(arrays)
+                    tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                     cores=settings.cores, random_seed=settings.seed, nuts_sampler="pymc",
+                                     progressbar=False, compute_convergence_checks=False, callback=callback,
+                                     target_accept=target_accept, quiet=True)
         timings["sampling"] = time.perf_counter() - t0
         timings["sampling_reported"] = float(tree["posterior"].attrs.get("sampling_time", np.nan))
         draws = {name: np.asarray(tree["posterior"][name].values) for name in _free_names(inputs.structure)}
     return tree, _forward(inputs, padded, draws), timings
+
+
+@contextlib.contextmanager
+def _sampling_bar(show: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A "sampling" bar of ``total`` draws (tuning included), or None; ``advance(done)`` moves it to ``done``."""
+    if not show:
+        yield None
+        return
+    lock = threading.Lock()
+    with _progress.bar(total, "sampling") as bar:
+
+        def advance(done: int) -> None:  # called from the sampler's thread
+            with lock:
+                done = min(done, total)
+                if done > bar.done:
+                    bar.update(done - bar.done)
+
+        yield advance
+        advance(total)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -646,6 +434,8 @@ def fit_design(design: Design, settings: FitSettings, minimum_caps: dict[str, in
     inputs = prepare_inputs(design, settings.likelihood, settings.reliability)
     caps = capacities(inputs, minimum_caps)
     raw, values, timings = sample(inputs, settings, caps)
+    if settings.progress:
+        _progress.stage("computing tables")
     tree = posterior_tree(inputs, raw, values, settings)
     table, warning = diagnostics(tree, design.scenario)
     return FitRun(inputs, tree, table, warning, caps, timings)
@@ -697,12 +487,21 @@ TRAJECTORY_COLUMNS = ["date", "event", "given", "outcome", "probability", "lower
 
 def fit(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str | None = None, *,
         likelihood: str = "normal", reliability: str = "fixed", draws: int = 1000, tune: int = 1000,
-        chains: int = 2, seed: int | None = None, progress: bool = False, cores: int | None = None,
+        chains: int = 2, seed: int | None = None, progress: bool | None = None, cores: int | None = None,
         sampler: str = "nutpie") -> ModelFit:
     """Forecast by the Bayesian model (see the module docstring) as of a date.
 
     ``seed`` defaults to the scenario's; ``cores`` to ``min(chains, cpu count)``. Bad
     settings (a negative seed, an unknown likelihood, ...) raise :class:`ForecastError`.
+    ``sampler``: ``"nutpie"`` (the default; its compiled model is cached on disk, see
+    :mod:`forecast.model_cache`) or ``"pymc"`` (PyMC's own NUTS).
+
+    ``progress``: report the stages on stderr (compiling or loading the model, sampling
+    with a bar, computing tables) through :mod:`forecast.progress`: a bar on a terminal,
+    plain lines elsewhere. ``None`` (the default) follows :func:`forecast.progress.is_enabled`
+    (``FORECAST_PROGRESS``, :func:`forecast.progress.set_progress`); a notebook that must
+    print nothing calls ``forecast.progress.set_progress(False)`` (or passes ``progress=False``).
+    Progress never changes the draws.
 
     Examples
     --------
@@ -712,30 +511,46 @@ def fit(scenario: Scenario, evidence: EvidenceLog, as_of: dt.date | str | None =
     >>> sorted(result.idata["posterior"].dims)  # doctest: +SKIP
     ['branch', 'chain', 'component', 'date', 'draw', 'entry', 'outcome']
     """
+    show = _progress.is_enabled() if progress is None else bool(progress)
     settings = FitSettings(likelihood, reliability, draws, tune, chains, scenario.settings.seed if seed is None else seed,
-                           cores, sampler, bool(progress))
-    design = compile_design(scenario, evidence, as_of)
-    run = fit_design(design, settings)
+                           cores, sampler, show)
+    with _showing(show):
+        design = compile_design(scenario, evidence, as_of)
+        run = fit_design(design, settings)
     level, n_keep = scenario.settings.interval, scenario.settings.draws
     points, intervals, kept = summaries(run.inputs, run.idata, level, n_keep)
 
     def trajectory() -> pd.DataFrame:
         quiet = dataclasses.replace(settings, progress=False)
         rows = []
-        for t, date in enumerate(design.dates):
-            at = run if t == len(design.dates) - 1 else fit_design(compile_design(scenario, evidence, date.date()), quiet,
-                                                                 run.caps)
-            p, iv, _ = summaries(at.inputs, at.idata, level, n_keep)
-            for branch in scenario.branches:
-                event = scenario.event(branch.event)
-                for k, outcome in enumerate(event.outcomes):
-                    rows.append((date.date(), event.id, branch.given_text, outcome, p[branch.index][k],
-                                 iv[branch.index][0][k], iv[branch.index][1][k],
-                                 at.diagnostics["r_hat"].iat[branch.index], at.diagnostics["ess_bulk"].iat[branch.index]))
+        with _showing(show), contextlib.ExitStack() as stack:
+            bar = stack.enter_context(_progress.bar(len(design.dates), "trajectory (a fit per date)")) if show else None
+            for t, date in enumerate(design.dates):
+                at = run if t == len(design.dates) - 1 else fit_design(
+                    compile_design(scenario, evidence, date.date()), quiet, run.caps)
+                p, iv, _ = summaries(at.inputs, at.idata, level, n_keep)
+                for branch in scenario.branches:
+                    event = scenario.event(branch.event)
+                    for k, outcome in enumerate(event.outcomes):
+                        rows.append((date.date(), event.id, branch.given_text, outcome, p[branch.index][k],
+                                     iv[branch.index][0][k], iv[branch.index][1][k], at.diagnostics["r_hat"].iat[branch.index],
+                                     at.diagnostics["ess_bulk"].iat[branch.index]))
+                if bar is not None:
+                    bar.update()
         return pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)
 
     return ModelFit(design.as_of, points, intervals, kept, run.inputs.n_evidence, settings.seed, run.idata,
                     run.diagnostics, run.convergence_warning, settings.as_dict(), trajectory)
+
+
+@contextlib.contextmanager
+def _showing(show: bool) -> Iterator[None]:
+    """Progress on within the block when ``show`` (an explicit ``progress=True`` beats ``FORECAST_PROGRESS=0``)."""
+    if show:
+        with _progress.enabled(True):
+            yield
+    else:
+        yield
 
 
 def entry_weights(idata: xr.DataTree) -> pd.DataFrame:

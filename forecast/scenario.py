@@ -41,7 +41,11 @@ __all__ = [
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 OUTCOME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 TOP_KEYS = ("id", "title", "description", "settings", "events")
-SETTING_KEYS = ("start", "interval", "drift_per_day", "echo_correlation", "seed", "draws", "weights", "lr_sd", "verbal")
+SETTING_KEYS = ("start", "interval", "drift_per_day", "echo_correlation", "seed", "draws", "weights", "lr_sd", "verbal",
+                "pooling", "extremize")
+#: ``settings.pooling`` (forecast/pooling.py; the first is the default) and the range of ``settings.extremize``.
+POOLING_RULES = ("logodds", "linear")
+EXTREMIZE_RANGE = (0.0, 10.0)
 EVENT_KEYS = ("id", "question", "outcomes", "parents", "deadline", "hazard", "prior", "resolution", "notes")
 HAZARDS = ("constant",)
 PRIOR_KEYS = ("p", "sd", "beta", "interval", "probs")
@@ -185,6 +189,8 @@ class Settings:
     seed: int = 0
     draws: int = 4000
     grading: Grading = field(default_factory=Grading)
+    pooling: str = "logodds"  # how analysts' priors pool (forecast/pooling.py)
+    extremize: float = 1.0  # the pooled log-odds are multiplied by it
 
     def __post_init__(self) -> None:
         # the draws' seed is checked wherever it comes from (file, --seed, make_forecast(seed=...))
@@ -511,6 +517,21 @@ def _settings(node: Any, line: int, found: Problems) -> Settings:
                       f"{node['echo_correlation']!r} must be a number in [0, 1] (1: a repeated story adds nothing)")
         else:
             kwargs["echo_correlation"] = v
+    if "pooling" in node:
+        rule = _text(node, "pooling")
+        if rule not in POOLING_RULES:
+            found.add(node.lines["pooling"], "settings.pooling", f"{_shown(rule)} is not a pooling rule"
+                      f"{nearest(rule, POOLING_RULES)}; one of {', '.join(POOLING_RULES)}")
+        else:
+            kwargs["pooling"] = rule
+    if "extremize" in node:
+        v = _number(node["extremize"])
+        lo, hi = EXTREMIZE_RANGE
+        if v is None or not lo < v <= hi:
+            found.add(node.lines["extremize"], "settings.extremize",
+                      f"{_shown(node['extremize'])} must be a number > {lo:g} and at most {hi:g} (1: no extremizing)")
+        else:
+            kwargs["extremize"] = v
     for key, low, high in (("seed", 0, MAX_SEED), ("draws", 100, MAX_DRAWS)):
         if key in node:
             v = node[key]

@@ -23,6 +23,7 @@ other settings changes are named in the notes.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import ForecastError, InputError, Problem
-from .report import neutralise, read_tables
+from .exports import neutralise
+from .reading import parse_table, read_tables
 from .tables import format_table
 
-__all__ = ["Snapshot", "SnapshotDiff", "diff_snapshots", "load_snapshot"]
+__all__ = ["Snapshot", "SnapshotDiff", "compare_snapshots", "diff_snapshots", "load_snapshot", "snapshot_of_files"]
 
 FORMATS = ("text", "markdown", "csv")
 ATTRIBUTION_COLUMNS = ["event", "given", "entry", "date", "role", "kind", "shift", "summary", "note"]
@@ -91,7 +93,7 @@ def load_snapshot(folder: str | Path, verify: bool = True) -> Snapshot:
     changed after it was written is refused, naming each file that differs.
     ``verify=False`` reads it anyway, with a :class:`~forecast.report.ReportWarning`. A
     write of the folder that was killed mid-swap is recovered first
-    (:func:`forecast.report.recover_report`). Files that cannot be read back end in an
+    (:func:`forecast.reading.recover_report`). Files that cannot be read back end in an
     :class:`~forecast.errors.InputError` located as ``PATH:LINE: column: message``.
 
     Examples
@@ -107,6 +109,39 @@ def load_snapshot(folder: str | Path, verify: bool = True) -> Snapshot:
     manifest, tables = read_tables(folder, SNAPSHOT_TABLES, verify)
     _check_tables(folder, tables)
     return Snapshot(folder, manifest, **tables)
+
+
+def snapshot_of_files(files: Mapping[str, bytes], folder: str | Path, manifest: Mapping[str, Any]) -> Snapshot:
+    """A snapshot of a report not yet written, from its files in memory.
+
+    The files are those :func:`forecast.report.render_report` makes, parsed exactly as
+    :func:`load_snapshot` would parse them from ``folder``. ``manifest`` is the report's manifest (``files`` and ``created`` are not needed). A
+    report that compares itself with an earlier edition (``forecast report --since``)
+    uses it, so the comparison it shows is the one ``forecast diff`` prints once it is
+    written.
+
+    Examples
+    --------
+    >>> from forecast import exact_update, load_default
+    >>> from forecast.report import render_report
+    >>> files = render_report(exact_update(*load_default(), as_of="2025-03-31"), figures=False)
+    >>> import json
+    >>> snapshot_of_files(files, "new", json.loads(files["manifest.json"])).as_of
+    '2025-03-31'
+    """
+    folder = Path(folder)
+    names = {name: ("tables/" if name in ("branches", "paths", "marginals", "contributions") else "") + f"{name}.csv"
+             for name in SNAPSHOT_TABLES}
+    tables, problems = {}, []
+    for name, rel in names.items():
+        try:
+            tables[name] = parse_table(files[rel], str(folder / rel), name)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    _check_tables(folder, tables)
+    return Snapshot(folder, dict(manifest), **tables)
 
 
 def _check_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
@@ -248,7 +283,17 @@ def diff_snapshots(old_dir: str | Path, new_dir: str | Path, verify: bool = True
     >>> bool(abs(row["change"] - row["explained"]) < 1e-9)
     True
     """
-    old, new = load_snapshot(old_dir, verify), load_snapshot(new_dir, verify)
+    return compare_snapshots(load_snapshot(old_dir, verify), load_snapshot(new_dir, verify))
+
+
+def compare_snapshots(old: Snapshot, new: Snapshot) -> SnapshotDiff:
+    """Compare two snapshots of one scenario (what :func:`diff_snapshots` does once both are read).
+
+    Raises
+    ------
+    ForecastError
+        If they are snapshots of different scenarios.
+    """
     if old.scenario_id != new.scenario_id:
         raise ForecastError(
             f"{old.folder} is a snapshot of scenario {old.scenario_id!r} and {new.folder} of "

@@ -42,7 +42,8 @@ COLUMNS = {
     "marginals": ["event", "outcome", "probability", "lower", "upper"],
     "trajectory": ["date", "event", "given", "outcome", "probability", "lower", "upper"],
 }
-MAX_PATHS = 1 << 20
+#: Paths in ``Forecast.paths`` (and ``forecast table --view paths`` by default): the most probable.
+PATHS_SHOWN = 100
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,19 +93,47 @@ class Forecast:
         return self._finish(pd.DataFrame(rows, columns=COLUMNS["branches"]))
 
     @cached_property
-    def _tree(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        paths, marginals = _tree_tables(self.scenario, self.branch_points, self.branch_draws, self.level)
-        return self._finish(paths), self._finish(marginals)
-
-    @property
     def paths(self) -> pd.DataFrame:
-        """One row per path (``a=yes;b=no;...``): probability, lower, upper."""
-        return self._tree[0]
+        """The :data:`PATHS_SHOWN` most probable paths (``a=yes;b=no;...``), best first: probability, lower, upper.
 
-    @property
+        Ties are in canonical path order (events in order, each event's outcomes in order).
+        :meth:`top_paths` lists another number, :meth:`all_paths` every path of a small tree.
+        """
+        return self.top_paths(PATHS_SHOWN)
+
+    @cached_property
     def marginals(self) -> pd.DataFrame:
-        """One row per event and outcome: probability, lower, upper."""
-        return self._tree[1]
+        """One row per event and outcome: probability, lower, upper (exact, no paths listed)."""
+        return self._finish(marginal_table(self.scenario, self.branch_points, self.branch_draws, self.level))
+
+    def top_paths(self, top: int | None = PATHS_SHOWN, min_probability: float = 0.0) -> pd.DataFrame:
+        """The ``top`` most probable paths of probability at least ``min_probability``, best first.
+
+        Found by best-first search (:func:`forecast.inference.top_paths`), never by listing
+        every path; each path's band is the quantiles of the products of its branches' draws.
+
+        Examples
+        --------
+        >>> from forecast import exact_update, load_default
+        >>> result = exact_update(*load_default(), as_of="2025-04-18")
+        >>> len(result.top_paths(3)), len(result.top_paths(100, min_probability=0.05))
+        (3, 7)
+        """
+        from .inference import top_paths
+
+        found = top_paths(self.scenario, self.branch_points, top=top, min_probability=min_probability)
+        return self._finish(path_table(self.scenario, found, self.branch_draws, self.level))
+
+    def all_paths(self) -> pd.DataFrame:
+        """Every path, most probable first; refused above :data:`forecast.inference.MAX_ALL_PATHS` paths."""
+        from .inference import MAX_ALL_PATHS
+
+        n_paths = self.scenario.n_paths()
+        if n_paths > MAX_ALL_PATHS:
+            raise InputError([Problem(self.scenario.path, 1, "events",
+                                      f"{n_paths:,} paths is more than {MAX_ALL_PATHS:,}, the most listed whole "
+                                      "(all_paths, --all-paths); list the most probable with top_paths(N) (--top N)")])
+        return self.top_paths(None)
 
     @cached_property
     def trajectory(self) -> pd.DataFrame:
@@ -141,14 +170,24 @@ class Forecast:
 
     @property
     def text(self) -> str:
-        """A short summary: the marginals, and the most likely paths."""
+        """A short summary: the marginals, and the most likely paths.
+
+        A two-outcome event is one line, ``P(event=first)`` with its interval; an event of
+        more outcomes lists them all, most probable first (``succession: extension 44.7%,
+        handover 36.3%, collapse 19.0%``).
+        """
         lines = [f"{self.scenario.title}", f"as of {self.as_of} ({self.method}; {len(self.evidence.as_of(self.as_of))} evidence entries; "
                  f"{round(self.level * 100, 1):g}% intervals)", ""]
-        first = self.marginals.groupby("event", sort=False).head(1)
-        width = max(len(e) for e in first["event"])
-        for row in first.itertuples():
-            lines.append(f"  P({row.event}={row.outcome})".ljust(width + 12)
-                         + f"{row.probability:6.1%}  [{row.lower:5.1%}, {row.upper:5.1%}]")
+        marginals = self.marginals
+        width = max(len(e) for e in marginals["event"])
+        for event, rows in marginals.groupby("event", sort=False):
+            if len(rows) <= 2:
+                row = rows.iloc[0]
+                lines.append(f"  P({row.event}={row.outcome})".ljust(width + 12)
+                             + f"{row.probability:6.1%}  [{row.lower:5.1%}, {row.upper:5.1%}]")
+            else:
+                ordered = rows.sort_values("probability", ascending=False, kind="stable")
+                lines.append(f"  {event}: " + ", ".join(f"{r.outcome} {r.probability:.1%}" for r in ordered.itertuples()))
         top = self.paths.sort_values("probability", ascending=False, kind="stable").head(3)
         lines += ["", "Most likely paths:"]
         lines += [f"  {r.probability:6.1%}  {r.path}" for r in top.itertuples()]
@@ -156,6 +195,12 @@ class Forecast:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.scenario.id} as of {self.as_of}>"
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the headline marginals, the folded tree (inline SVG) and the method line."""
+        from .html import forecast_html  # Jinja2 and matplotlib only when a notebook asks
+
+        return forecast_html(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -329,77 +374,51 @@ def trajectory_table(history: BeliefHistory, level: float, seed: int, n_draws: i
     return table.reset_index(drop=True)[COLUMNS["trajectory"]]
 
 
-def _tree_tables(scenario: Scenario, means: list[np.ndarray], draws: list[np.ndarray], level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Path and marginal tables from branch means and draws, in chunks of paths."""
-    n_paths = scenario.n_paths()
-    if n_paths > MAX_PATHS:
-        raise InputError([Problem(scenario.path, 1, "events", f"{n_paths} paths is more than {MAX_PATHS}; split the scenario")])
-    events = scenario.events
-    index = {e.id: i for i, e in enumerate(events)}
-    # branch of event i under a path = lookup by the path's parent outcomes
-    branch_of = {(b.event, b.given): b.index for b in scenario.branches}
-    outcome_idx = np.array(list(np.ndindex(*(len(e.outcomes) for e in events))), dtype=np.int64).reshape(n_paths, len(events))
-    branch_idx = np.zeros_like(outcome_idx)
-    for i, event in enumerate(events):
-        for given in scenario.givens(event.id):
-            parent_cols = [index[p] for p, _ in given]
-            want = [scenario.event(p).outcomes.index(o) for p, o in given]
-            hit = np.all(outcome_idx[:, parent_cols] == want, axis=1) if given else np.ones(n_paths, bool)
-            branch_idx[hit, i] = branch_of[(event.id, given)]
-    mean_matrix = _pad(means)  # (n_branches, Kmax)
-    path_mean = np.prod(mean_matrix[branch_idx, outcome_idx], axis=1)
-    n_draws = draws[0].shape[0]
-    draw_cube = np.stack([_pad_draws(d, mean_matrix.shape[1]) for d in draws])  # (n_branches, N, Kmax)
+def marginal_table(scenario: Scenario, points: list[np.ndarray], draws: list[np.ndarray], level: float) -> pd.DataFrame:
+    """The marginals table: each outcome's probability, and the quantiles of its draws as the band.
+
+    The points and every draw go through one elimination (:func:`forecast.inference.marginals`).
+    When every branch of an event says the same vector (a resolution), the marginal is that
+    vector exactly. Probabilities are clipped to [0, 1]; every band contains its point.
+    """
+    from .inference import marginals
+
+    if draws and len(draws[0]):
+        stacked = marginals(scenario, [np.vstack([p[None, :], d]) for p, d in zip(points, draws, strict=True)])
+        point_rows, draw_rows = [m[0] for m in stacked], [m[1:] for m in stacked]
+    else:
+        point_rows, draw_rows = marginals(scenario, points), [p[None, :] for p in marginals(scenario, points)]
     qs = [(1 - level) / 2, (1 + level) / 2]
-    path_lo, path_hi = np.zeros(n_paths), np.zeros(n_paths)
-    marg_draws = {(e.id, o): np.zeros(n_draws) for e in events for o in e.outcomes}
-    chunk = max(1, 2_000_000 // max(n_draws, 1))
-    for s in range(0, n_paths, chunk):
-        sl = slice(s, s + chunk)
-        pd_ = np.ones((min(chunk, n_paths - s), n_draws))
-        for i in range(len(events)):
-            pd_ *= draw_cube[branch_idx[sl, i], :, outcome_idx[sl, i]]
-        q = np.quantile(pd_, qs, axis=1)
-        path_lo[sl], path_hi[sl] = q[0], q[1]
-        for i, event in enumerate(events):
-            sums = np.zeros((len(event.outcomes), n_draws))
-            np.add.at(sums, outcome_idx[sl, i], pd_)
-            for k, o in enumerate(event.outcomes):
-                marg_draws[(event.id, o)] += sums[k]
-    names = [format_given([(e.id, e.outcomes[k]) for e, k in zip(events, row, strict=True)]) for row in outcome_idx]
-    path_lo, path_hi = _contain(path_mean, path_lo, path_hi)
-    paths = pd.DataFrame({"path": names, "probability": path_mean, "lower": path_lo, "upper": path_hi})
-    same: list[np.ndarray | None] = []
-    for event in events:
-        vectors = [means[b.index] for b in scenario.branches_of(event.id)]
-        same.append(vectors[0] if all(np.array_equal(v, vectors[0]) for v in vectors) else None)
     rows = []
-    for i, event in enumerate(events):
+    for i, event in enumerate(scenario.events):
+        vectors = [points[b.index] for b in scenario.branches_of(event.id)]
+        agreed = all(np.array_equal(v, vectors[0]) for v in vectors)
+        bands = np.quantile(draw_rows[i], qs, axis=0)
         for k, o in enumerate(event.outcomes):
-            p = float(path_mean[outcome_idx[:, i] == k].sum())
-            lo, hi = np.quantile(marg_draws[(event.id, o)], qs)
-            agreed = same[i]
-            if agreed is not None:  # every branch says the same (a resolution): so does the marginal, exactly
-                p = float(agreed[k])
+            # every branch says the same (a resolution): so does the marginal, exactly
+            p = float(vectors[0][k]) if agreed else float(point_rows[i][k])
             p = min(max(p, 0.0), 1.0)  # sums of products can overshoot 1 by a rounding error
-            lo, hi = min(float(np.clip(lo, 0.0, 1.0)), p), max(float(np.clip(hi, 0.0, 1.0)), p)
+            lo, hi = min(float(np.clip(bands[0, k], 0.0, 1.0)), p), max(float(np.clip(bands[1, k], 0.0, 1.0)), p)
             rows.append((event.id, o, p, lo, hi))
-    marginals = pd.DataFrame(rows, columns=COLUMNS["marginals"])
-    return paths, marginals
+    return pd.DataFrame(rows, columns=COLUMNS["marginals"])
 
 
-def _pad(means: list[np.ndarray]) -> np.ndarray:
-    width = max(len(m) for m in means)
-    out = np.zeros((len(means), width))
-    for i, m in enumerate(means):
-        out[i, : len(m)] = m
-    return out
+def path_table(scenario: Scenario, found: list[tuple[tuple[tuple[str, str], ...], float]], draws: list[np.ndarray],
+               level: float) -> pd.DataFrame:
+    """The paths table of paths found by :func:`forecast.inference.top_paths`, in their order.
 
+    A path's band is the quantiles of the products of its branches' draws; it contains the point.
+    """
+    from .inference import path_draws
 
-def _pad_draws(d: np.ndarray, width: int) -> np.ndarray:
-    if d.shape[1] == width:
-        return d
-    return np.concatenate([d, np.zeros((d.shape[0], width - d.shape[1]))], axis=1)
+    paths = [path for path, _ in found]
+    point = np.array([p for _, p in found], dtype=float)
+    lo, hi = point.copy(), point.copy()
+    if paths and draws and len(draws[0]):
+        q = np.quantile(path_draws(scenario, draws, paths), [(1 - level) / 2, (1 + level) / 2], axis=1)
+        lo, hi = _contain(point, q[0], q[1])
+    return pd.DataFrame({"path": [format_given(path) for path in paths], "probability": point, "lower": lo, "upper": hi},
+                        columns=COLUMNS["paths"])
 
 
 # ---------------------------------------------------------------------- formats

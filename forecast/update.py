@@ -32,6 +32,7 @@ from .evidence import EvidenceLog
 from .scenario import Scenario
 
 __all__ = ["BeliefHistory", "branch_probability_draws", "hazard_probability", "kalman_step", "run_filter"]
+_INF = float("inf")
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,17 +121,33 @@ class BeliefHistory:
         n = len(branches)
         mean = np.concatenate([self.mean[b][-1] for b in branches])
         cov = np.zeros((n * d, n * d))
+        n_inputs = len(self.design.rows)
         for i, b in enumerate(branches):
             cov[i * d:(i + 1) * d, i * d:(i + 1) * d] = self.cov[b][-1]
+            position = np.full(n_inputs, -1)  # where each input is among branch b's (-1: not there)
+            position[self.final_rows[b]] = np.arange(len(self.final_rows[b]))
             for j in range(i + 1, n):
                 c = branches[j]
-                _, ib, ic = np.intersect1d(self.final_rows[b], self.final_rows[c], assume_unique=True,
-                                           return_indices=True)
+                ib, ic = _shared(position, self.final_rows[c])
                 if len(ib):
                     block = self.final_loadings[b][ib].T @ self.final_loadings[c][ic]
                     cov[i * d:(i + 1) * d, j * d:(j + 1) * d] = block
                     cov[j * d:(j + 1) * d, i * d:(i + 1) * d] = block.T
         return branches, mean, cov
+
+
+def _shared(position: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ib, ic)``: the inputs two branches share, as indices into each one's (where ``position`` maps the first's).
+
+    In increasing order of the shared inputs, as :func:`numpy.intersect1d` gives them.
+    """
+    found = position[rows]
+    ic = np.flatnonzero(found >= 0)
+    ib = found[ic]
+    if len(ib) > 1 and not (ib[1:] > ib[:-1]).all():  # (rows in file order are increasing: never here)
+        order = np.argsort(rows[ic], kind="stable")
+        ib, ic = ib[order], ic[order]
+    return ib, ic
 
 
 def run_filter(scenario: Scenario | Design, log: EvidenceLog | None = None,
@@ -325,23 +342,21 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
             m_b, S_b = float(base_m[first]), float(base_S[first])
             day_b, cdm_b, cdS_b = int(days[o]), float(cdm[o]), float(cdS[o])
     rest, rest_rows = obs[first:], rows[obs[first:]]
-    steps = zip(cdm[rest].tolist(), cdS[rest].tolist(), days[rest].tolist(), (inputs["k"][rest_rows] == 0).tolist(),
-                inputs["y"][rest_rows].tolist(), inputs["R"][rest_rows].tolist(), strict=True)
-    for s, (cdm_o, cdS_o, day_o, up, y_o, R_o) in enumerate(steps, start=first):
-        m = m_b + cdm_o - cdm_b
-        S = S_b + cdS_o - cdS_b + drift * (day_o - day_b)
-        m_b, S_b, gain = _kalman_scalar(m, S, up, y_o, R_o)
-        shift[s], gains[s] = m_b - m, gain
-        keep[s] = 1.0 - abs(gain)  # how much of the state before it survives: 1 - K
-        base_m[s + 1], base_S[s + 1] = m_b, S_b
-        day_b, cdm_b, cdS_b = day_o, cdm_o, cdS_o
+    days_rest = days[rest]
+    growth = drift * np.diff(days_rest, prepend=day_b)  # drift * (day_o - day_b), as a float product each
+    m_after, S_after, shifted, gained = _observe_scalar(
+        m_b, S_b, cdm_b, cdS_b, cdm[rest].tolist(), cdS[rest].tolist(), growth.tolist(),
+        (inputs["k"][rest_rows] == 0).tolist(), inputs["y"][rest_rows].tolist(), inputs["R"][rest_rows].tolist())
+    base_m[first + 1:], base_S[first + 1:] = m_after, S_after
+    shift[first:], gains[first:] = shifted, gained
+    keep[first:] = 1.0 - np.abs(gains[first:])  # how much of the state before it survives: 1 - K
     shifts[obs] = shift
     base_day[1:], base_at[1:] = days[obs], obs
     memo.update(rows=rows, base_m=base_m, base_S=base_S, shift=shift, gains=gains, keep=keep)
     # noise loadings on the final state: what survives of each input through the observations after it
     survive = np.ones(len(obs) + 1)
     survive[:-1] = np.cumprod(keep[::-1])[::-1]
-    after = np.searchsorted(obs, np.arange(n), side="right")  # the first observation after each entry
+    after = np.cumsum(is_obs)  # the first observation after each entry (the observations up to it)
     loadings = noise * survive[after]  # a signal's noise moves x along its direction
     loadings[obs] = gains * np.abs(noise[obs]) * survive[np.arange(1, len(obs) + 1)]
     j = np.searchsorted(days, snap_days, side="right") - 1  # last entry applied by each snapshot
@@ -359,6 +374,41 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
     mean = np.where(seen, m_j, m0)
     cov = np.where(seen, S_j, S0) + drift * (snap_days - last_day)
     return mean, cov, j + 1, shifts, loadings
+
+
+def _observe_scalar(m_b: float, S_b: float, cdm_b: float, cdS_b: float, cdm: list[float], cdS: list[float],
+                    growth: list[float], up: list[bool], y: list[float], R: list[float]
+                    ) -> tuple[list[float], list[float], list[float], list[float]]:
+    """The observations of a two-outcome branch in turn, from ``(m_b, S_b)`` after the cumulative sums ``cdm_b``, ``cdS_b``.
+
+    Before each observation the state moves by the signals since the one before (the
+    differences of the cumulative sums ``cdm``, ``cdS``) and the drift (``growth``); then
+    the reading ``y`` of ``x`` (``up``) or of ``-x`` with noise ``R`` is a Kalman step: the
+    arithmetic of :func:`_kalman_scalar`, inlined. Returns each observation's mean and
+    variance after it, its shift of the mean, and its gain.
+    """
+    m_after: list[float] = []
+    S_after: list[float] = []
+    shifted: list[float] = []
+    gained: list[float] = []
+    for cdm_o, cdS_o, growth_o, up_o, y_o, R_o in zip(cdm, cdS, growth, up, y, R, strict=True):
+        m = m_b + cdm_o - cdm_b
+        S = S_b + cdS_o - cdS_b + growth_o
+        if R_o == _INF:  # (an inert echo of a reading)
+            m_b, S_b, gain = _kalman_scalar(m, S, up_o, y_o, R_o)
+        else:  # gain = S H / (S + R) with H = +-1, exactly as there
+            g = S / (S + R_o)
+            if up_o:
+                m_b, gain = m + g * (y_o - m), g
+            else:
+                m_b, gain = m - g * (y_o + m), -g
+            S_b = S - g * S
+        m_after.append(m_b)
+        S_after.append(S_b)
+        shifted.append(m_b - m)
+        gained.append(gain)
+        cdm_b, cdS_b = cdm_o, cdS_o
+    return m_after, S_after, shifted, gained
 
 
 def _filter_vector(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, dm: np.ndarray, dS: np.ndarray,
@@ -394,10 +444,10 @@ def _filter_vector(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, dm: np.ndar
     survive[-1] = eye
     for s in range(len(obs) - 1, -1, -1):
         survive[s] = survive[s + 1] @ keep[s]
-    after = np.searchsorted(obs, np.arange(n), side="right")
+    seg = np.cumsum(is_obs)  # the observations up to each entry: the one its state restarted from
+    after = seg.copy()  # the first observation after each entry (an observation: itself, as its gain)
     after[obs] = np.arange(1, len(obs) + 1)
     loadings = np.einsum("nij,nj->ni", survive[after], loadings) if n else loadings
-    seg = np.searchsorted(obs, np.arange(n), side="right")
     at = base_at[seg]
     m_i = base_m[seg] + cdm - np.where(at[:, None] >= 0, cdm[np.maximum(at, 0)], 0.0)
     S_i = (base_S[seg] + cdS - np.where(at[:, None, None] >= 0, cdS[np.maximum(at, 0)], 0.0)

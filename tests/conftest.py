@@ -33,6 +33,10 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# progress lines (forecast/progress.py) would mix into the standard error that CLI tests compare;
+# tests of progress itself turn it on with progress.enabled(True). Subprocesses inherit this.
+os.environ["FORECAST_PROGRESS"] = "0"
+
 #: Every column of the evidence log, in the documented order.
 COLUMNS = (
     "id", "date", "event", "given", "kind", "favours", "lr", "lr_sd", "probability", "prob_sd",

@@ -5,7 +5,7 @@ Every check of a sampled number is a tolerance derived from the run's own Monte 
 error (ArviZ's MCSE, ``TOL_MCSE`` of them) plus the model's *known bias*, computed in
 closed form by ``joint_gaussian`` below. Under the normal likelihood the model splits a
 signal's true ratio per branch where a reading of one covered branch would otherwise
-inform the others (``forecast.model._claim_units``), so its reference is the exact filter
+inform the others (``forecast.model_inputs._claim_units``), so its reference is the exact filter
 itself (``shared=False``) and the bias is zero; ``shared=True`` is what one shared ratio
 would give, kept to show what the split avoids.
 
@@ -36,6 +36,7 @@ from conftest import COLUMNS, evidence_csv, scenario_yaml
 
 import forecast as fc
 from forecast import model as fm
+from forecast import model_inputs
 from forecast.belief import normal_quantile, point_probabilities, sigmoid
 from forecast.cli import main
 from forecast.design import compile_design
@@ -443,7 +444,7 @@ def test_logp_and_gradient_are_finite_at_the_initial_point(likelihood, reliabili
     rows[0]["lr_sd"] = 0.0  # a claim without spread
     scenario, log = load(two_event_scenario(rng, drift=0.01), rows, tmp_path)
     inputs = fm.prepare_inputs(compile_design(scenario, log, "2025-02-15"), likelihood, reliability)
-    caps = {k: fm._capacity(v, 4) for k, v in inputs.sizes.items()}
+    caps = {k: model_inputs._capacity(v, 4) for k, v in inputs.sizes.items()}
     model = fm.build_model(inputs, caps)
     point = model.initial_point()
     logp = model.compile_logp()(point)
@@ -456,7 +457,7 @@ def test_logp_and_gradient_are_finite_at_the_initial_point(likelihood, reliabili
     outs = model.replace_rvs_by_values([model[n] for n in names])
     values = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
     draws = {k: v[None, None] for k, v in point.items()}
-    forward = fm._forward(inputs, fm._padded(inputs, caps), draws)
+    forward = fm._forward(inputs, model_inputs._padded(inputs, caps), draws)
     for name, value in zip(names, values, strict=True):
         np.testing.assert_allclose(forward[name][0, 0], value, rtol=1e-12, atol=1e-12)
 

@@ -100,6 +100,14 @@ def test_csv_reads_back_with_pandas_equal_to_the_table(folder, tables, name):
     pdt.assert_frame_equal(report.read_table(folder, name), table)
 
 
+def test_reading_lives_in_forecast_reading_and_stays_importable_from_report():
+    from forecast import reading
+
+    assert fc.read_table is reading.read_table is report.read_table
+    assert report.read_tables is reading.read_tables and report.recover_report is reading.recover_report
+    assert "write_report" not in vars(reading) and "read_manifest" in reading.__all__
+
+
 def _sheet_frame(ws) -> pd.DataFrame:
     rows = list(ws.iter_rows(values_only=True))
     return pd.DataFrame(rows[1:], columns=rows[0])
@@ -290,7 +298,7 @@ def test_same_inputs_twice_are_byte_identical_apart_from_the_timestamp(write_sce
     assert done.returncode == 0, done.stderr
     a, b = folder_bytes(first), folder_bytes(second)
     assert a.keys() == b.keys()
-    expected = {"manifest.json", "report.json", "report.xlsx", "evidence.csv", "states.csv",
+    expected = {"manifest.json", "report.html", "report.json", "report.xlsx", "evidence.csv", "states.csv",
                 *(f"tables/{t}.{ext}" for t in TABLES for ext in ("csv", "md", "tex")),
                 *(f"figures/{f}.{ext}" for f in ("tree", "trajectories", "marginals") for ext in ("png", "svg"))}
     assert expected <= a.keys()
