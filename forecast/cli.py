@@ -89,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_append)
     p = sub.add_parser("batch", help="write the report of many scenarios, as tasks on a Dask cluster")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
-                   help="a folder holding scenario.yaml and evidence.csv [and resolutions.csv], or a scenario file "
-                        "NAME.yaml with its log NAME.csv [and NAME.resolutions.csv] beside it")
+                   help="a folder holding scenario.yaml and evidence.csv [and resolutions.csv], a scenario file "
+                        "NAME.yaml with its log NAME.csv [and NAME.resolutions.csv] beside it, or a folder of those")
     method(p)
     p.add_argument("--out", required=True, metavar="DIR", help="each scenario's report goes to DIR/NAME")
     p.add_argument("--workers", default=None, metavar="N",

@@ -257,7 +257,7 @@ def compile_design(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
     origin = np.datetime64(start, "D")
     days_all = (frame["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
     snap: set[int] = {0, int((np.datetime64(as_of_date, "D") - origin).astype(np.int64))}
-    snap.update(np.unique(days_all[known]).tolist())
+    snap.update(_distinct_days(days_all[known]).tolist())
     for event in scenario.events:
         if event.resolution and start <= event.resolution.date <= as_of_date:
             snap.add(int((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64)))
@@ -283,6 +283,14 @@ def compile_design(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
     hazard = hazard_exponents(scenario, start, snap_days) if any(e.hazard for e in scenario.events) else None
     return Design(scenario, log, start, as_of_date, snap_days, rows, days_all[rows], inputs,
                   _applies(scenario, log, rows), retracted_day, resolved, hazard)
+
+
+def _distinct_days(days: np.ndarray) -> np.ndarray:
+    """The distinct values of ``days`` in increasing order (:func:`numpy.unique`, by counting: they span few days)."""
+    if not len(days):
+        return days
+    low = int(days.min())
+    return np.flatnonzero(np.bincount(days - low)) + low
 
 
 def echo_factors(keys: np.ndarray, rho: float) -> np.ndarray:
@@ -340,8 +348,21 @@ def _distinct_pairs(log: EvidenceLog, a: str, b: str, rows: np.ndarray) -> tuple
     a_codes, a_values = log._factorize(a)
     b_codes, b_values = log._factorize(b)
     n_b = max(len(b_values), 1)
-    codes, keys = pd.factorize(a_codes[rows] * n_b + b_codes[rows])
-    return codes, [(a_values[key // n_b], b_values[key % n_b]) for key in keys]
+    keys = a_codes[rows] * n_b + b_codes[rows]
+    if len(a_values) * n_b <= _DIRECT_PAIRS:  # few: a table of every combination, marked where present
+        present = np.zeros(len(a_values) * n_b, dtype=bool)
+        present[keys] = True
+        found = np.flatnonzero(present)
+        index = np.zeros(len(present), dtype=np.intp)
+        index[found] = np.arange(len(found))
+        codes = index[keys]
+    else:
+        codes, found = pd.factorize(keys)
+    return codes, [(a_values[key // n_b], b_values[key % n_b]) for key in found]
+
+
+#: Pairs of distinct values up to which :func:`_distinct_pairs` indexes a table instead of hashing.
+_DIRECT_PAIRS = 1 << 16
 
 
 def _grading(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import io
 import os
 import re
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
@@ -216,8 +216,12 @@ def _read_table(data: bytes, found: Problems, unchanged: Any = None,
     header = _read_header(data, found)
     if header is None:
         return pd.DataFrame(), np.array([])
-    line_ends, quotes = _scan(data, quotes=True)
-    read = _read_fast(data, header, line_ends, quotes)
+    body = _second_line(data)
+    with ThreadPoolExecutor(1) as pool:
+        # Arrow parses (in threads of its own, without the GIL) while the bytes are scanned
+        parsing = pool.submit(_parse_arrow, data, body, len(header)) if body and _arrow_string_type() else None
+        line_ends, quotes = _scan(data, quotes=True)
+        read = _read_fast(data, header, line_ends, quotes, parsing)
     if read is None:
         read = _read_careful(data, header, line_ends, found, path if unchanged is not None else None, unchanged)
         if read is None:
@@ -232,11 +236,22 @@ def _read_table(data: bytes, found: Problems, unchanged: Any = None,
     return frame[list(COLUMNS)], lines  # not yet stripped: _validate strips each distinct value
 
 
-def _read_header(data: bytes, found: Problems) -> list[str] | None:
-    """The column names of the first line, or None (with the problems added to ``found``)."""
+def _first_line_end(data: bytes) -> int:
+    r"""Where the first line ends (``\n``, ``\r\n`` or a lone ``\r``), or -1."""
     end = data.find(b"\n")
     cr = data.find(b"\r", 0, len(data) if end < 0 else end)
-    end = cr if cr >= 0 else end  # a line ends at \n, \r\n or a lone \r
+    return cr if cr >= 0 else end
+
+
+def _second_line(data: bytes) -> int:
+    """Where the second line starts (0: there is none)."""
+    end = _first_line_end(data)
+    return 0 if end < 0 else end + (2 if data[end:end + 2] == b"\r\n" else 1)
+
+
+def _read_header(data: bytes, found: Problems) -> list[str] | None:
+    """The column names of the first line, or None (with the problems added to ``found``)."""
+    end = _first_line_end(data)
     first = (data if end < 0 else data[:end]).decode("utf-8")
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if not any(header):
@@ -265,8 +280,8 @@ def _arrow_string_type() -> Any:
     return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
 
 
-def _read_fast(data: bytes, header: list[str], line_ends: np.ndarray,
-               quotes: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+def _read_fast(data: bytes, header: list[str], line_ends: np.ndarray, quotes: np.ndarray,
+               parsing: Future | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
     """Parse a well-formed log with Arrow's CSV reader; None when anything is unusual.
 
     The careful reading (:func:`_read_careful`: pandas' parser, then row-by-row checks
@@ -280,13 +295,13 @@ def _read_fast(data: bytes, header: list[str], line_ends: np.ndarray,
     and so are the empty lines (which Arrow skips). A row of the wrong width, bytes that
     are not UTF-8 (Arrow refuses both) or a row count other than the bytes say send the
     file to the careful reading.
+
+    ``parsing`` is Arrow's reading of the rows (:func:`_parse_arrow`) under way, as if
+    no value held a line end; it is read again if one does.
     """
     string_type = _arrow_string_type()
-    if string_type is None or not len(line_ends):
+    if string_type is None or parsing is None or not len(line_ends):
         return None
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     text = np.frombuffer(data, dtype=np.uint8)
     body = int(line_ends[0]) + 1  # the header is the first line
     if len(quotes) % 2 or (len(quotes) and quotes[0] < body):
@@ -302,24 +317,40 @@ def _read_fast(data: bytes, header: list[str], line_ends: np.ndarray,
     row_ends = line_ends[~inside]
     # a row runs from just after a row end to the next one (or the end of the data)
     starts, stops = row_ends + 1, np.append(row_ends[1:], len(data))
-    crlf = (stops < len(data)) & (text[np.minimum(stops, len(data) - 1)] == _LF) & (text[stops - 1] == _CR)
-    empty = stops - crlf <= starts
+    empty = stops <= starts
+    if b"\r" in data:  # a \r\n ends a line at its \n: the \r before is no content
+        crlf = (stops < len(data)) & (text[np.minimum(stops, len(data) - 1)] == _LF) & (text[stops - 1] == _CR)
+        empty = stops - crlf <= starts
     lines = np.flatnonzero(~inside)[~empty] + 2  # a row starts on the line after the row end before it
-    names = [f"c{i}" for i in range(len(header))]
+    table = _parse_arrow(data, body, len(header), newlines=True) if inside.any() else parsing.result()
+    if table is None or table.num_rows != len(lines):
+        return None
+    import pyarrow as pa
+
+    frame = table.to_pandas(types_mapper={pa.large_string(): string_type}.get)
+    frame.columns = header
+    return frame, lines, _blank_rows(frame)
+
+
+def _parse_arrow(data: bytes, body: int, n_columns: int, newlines: bool = False) -> Any:
+    """The rows from byte ``body`` on as an Arrow table of text columns, or None if Arrow refuses them.
+
+    ``newlines``: whether a quoted value may hold a line end (Arrow then splits the
+    data for its threads more carefully).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(n_columns)]
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             pa.py_buffer(data)[body:],
             read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK),
-            parse_options=pacsv.ParseOptions(newlines_in_values=bool(inside.any())),
+            parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except pa.ArrowException:  # (ArrowInvalid: a ragged row, bytes that are not UTF-8 ...)
         return None
-    if table.num_rows != len(lines):
-        return None
-    frame = table.to_pandas(types_mapper={pa.large_string(): string_type}.get)
-    frame.columns = header
-    return frame, lines, _blank_rows(frame)
 
 
 def _read_careful(data: bytes, header: list[str], line_ends: np.ndarray, found: Problems,

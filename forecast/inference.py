@@ -57,6 +57,8 @@ MAX_JOINT_ENTRIES = 1 << 24
 #: Table entries (draws times clique entries) held at once while eliminating; the draws are
 #: processed in chunks below it.
 _CHUNK_ENTRIES = 1 << 23
+#: Most entries of one bucket's table in the bound of :func:`top_paths` (wider buckets are split).
+_BUCKET_ENTRIES = 1 << 16
 
 Path = tuple[tuple[str, str], ...]
 
@@ -463,15 +465,57 @@ def _path_structure(scenario: Scenario):
     return out
 
 
+def _completion_bounds(scenario: Scenario, values: Sequence[np.ndarray]) -> list[list[tuple[tuple[int, ...], np.ndarray]]]:
+    """Per depth ``d``, tables whose product at a path's first ``d`` outcomes bounds its best completion.
+
+    Max-product bucket elimination in reverse event order: the bucket of event ``i`` holds its
+    table and the messages of later buckets; maximising their product over ``i`` gives a
+    message over earlier events, put in the bucket of the latest of them. A message made in
+    bucket ``j`` for bucket ``t < j`` stands, at every depth ``t < d <= j``, for the events
+    ``d, ..., j`` it maximised over; the product of the messages standing at depth ``d`` is
+    the most any completion of a ``d``-prefix can multiply by (exactly, unless a bucket is
+    too wide: then it is split into mini-buckets maximised apart, which only raises the bound).
+    """
+    factors = _factors(scenario, values)
+    cards = [len(e.outcomes) for e in scenario.events]
+    n = len(cards)
+    buckets: list[list[tuple[tuple[int, ...], np.ndarray]]] = [[] for _ in range(n)]
+    for f in factors:
+        scope = tuple(sorted(f.scope))
+        buckets[max(scope)].append((scope, _sum_to(f.table, f.scope, scope)[0]))
+    standing: list[list[tuple[tuple[int, ...], np.ndarray]]] = [[] for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        minis: list[tuple[set[int], list[tuple[tuple[int, ...], np.ndarray]]]] = []
+        for scope, table in sorted(buckets[i], key=lambda st: -st[1].size):
+            for union, members in minis:
+                if math.prod(cards[v] for v in union | set(scope)) <= _BUCKET_ENTRIES:
+                    union.update(scope)
+                    members.append((scope, table))
+                    break
+            else:
+                minis.append((set(scope), [(scope, table)]))
+        for union, members in minis:
+            target = tuple(sorted(union))
+            product = _product([(t[None], sc) for sc, t in members], target, cards, 1)[0]
+            message = product.max(axis=target.index(i))
+            rest = target[:-1]  # i is the latest event of its bucket
+            if rest:
+                buckets[rest[-1]].append((rest, message))
+            for d in range(rest[-1] + 1 if rest else 1, i + 1):  # a constant stands at every depth up to i
+                standing[d].append((rest, message))
+    return standing
+
+
 def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int | None = None,
               min_probability: float = 0.0) -> list[tuple[Path, float]]:
     """The most probable paths, in order of probability (ties in canonical path order).
 
-    A best-first search over partial paths in event order: a partial path's priority is its
-    probability so far times, for each event still to come, the largest entry of its
-    table (inflated by a bound on rounding), an upper bound on every completion, so complete
-    paths leave the queue in exactly the order of their probabilities, and only as many
-    partial paths are opened as that order needs.
+    A best-first (A*) search over partial paths in event order: a partial path's priority is
+    its probability so far times the most any completion can multiply by (max-product bucket
+    elimination in reverse event order; inflated by a bound on rounding). That is an upper
+    bound on every completion, so complete paths leave the queue in exactly the order of their
+    probabilities (and, among equal ones, in canonical order, the queue's tie-break), and
+    only partial paths that can still reach the list are opened.
 
     Parameters
     ----------
@@ -514,11 +558,8 @@ def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int 
     n = len(events)
     tables = [v.tolist() for v in values]
     structure = _path_structure(scenario)
-    best = [max(max(tables[b.index]) for b in scenario.branches_of(e.id)) for e in events]
-    suffix = [1.0] * (n + 1)  # the most any completion from event i on can multiply by
-    for i in range(n - 1, -1, -1):
-        suffix[i] = suffix[i + 1] * best[i]
-    slack = 1.0 + 8.0 * (n + 2) * 2.0**-53  # rounding of the products, bounded (see docstring)
+    standing = [[(scope, table.tolist()) for scope, table in at] for at in _completion_bounds(scenario, values)]
+    slack = 1.0 + 16.0 * (n + 2) * 2.0**-53  # rounding of the products, bounded (see docstring)
     found: list[tuple[tuple[int, ...], float]] = []
     heap: list[tuple[float, tuple[int, ...], float]] = [(-1.0, (), 1.0)]
     while heap:
@@ -540,7 +581,14 @@ def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int 
         row = tables[first + sum(prefix[p] * s for p, s in zip(parents, strides, strict=True))]
         for k, c in enumerate(row):
             child = g * c
-            bound = child if d + 1 == n else child * suffix[d + 1] * slack
+            bound = child
+            if d + 1 < n:
+                full = (*prefix, k)
+                for scope, table in standing[d + 1]:
+                    for v in scope:
+                        table = table[full[v]]
+                    bound *= table
+                bound *= slack
             if bound < 1e-290:  # relative rounding bounds fail among subnormals: fall back on the plain bound
                 bound = child
             if bound >= floor:

@@ -370,17 +370,22 @@ def _read(key: str) -> tuple[dict[str, Any], list[bytes]]:
         raise _Unusable("not an entry")
     (size,) = struct.unpack_from("<Q", data, len(MAGIC))
     start = len(MAGIC) + 8
-    header = json.loads(data[start: start + size])
-    if header.get("format") != FORMAT or header.get("key") != key:
-        raise _Unusable("an entry for another key")
+    try:
+        header = json.loads(data[start: start + size])
+        specs = [(int(spec["size"]), str(spec["sha256"])) for spec in header["blobs"]]
+        fits = header["format"] == FORMAT and header["key"] == key and len(header["libraries"]) == 2
+    except (ValueError, KeyError, TypeError) as why:
+        raise _Unusable(f"a corrupt header ({why})") from None
+    if not fits:
+        raise _Unusable("an entry for another key or format")
     blobs, offset = [], start + size
-    for spec in header["blobs"]:
-        blob = data[offset: offset + spec["size"]]
-        if len(blob) != spec["size"] or hashlib.sha256(blob).hexdigest() != spec["sha256"]:
+    for length, digest in specs:
+        blob = data[offset: offset + length]
+        if len(blob) != length or hashlib.sha256(blob).hexdigest() != digest:
             raise _Unusable("a corrupt entry")
         blobs.append(blob)
-        offset += spec["size"]
-    if offset != len(data) or len(blobs) != 2 * len(header["libraries"]) != 4:
+        offset += length
+    if offset != len(data) or len(blobs) != 4:
         raise _Unusable("a corrupt entry")
     return header, blobs
 

@@ -153,9 +153,11 @@ def test_batch_on_a_running_cluster(tmp_path, monkeypatch):
 
     write(tmp_path / "one" / "scenario.yaml", scenario_yaml(scenario(5)))
     write(tmp_path / "one" / "evidence.csv", evidence_csv(ROWS))
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the worker starts in another folder: it reads nothing of ours
     before = children()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        monkeypatch.chdir(tmp_path)
         status, out, err = run("batch", "one", "--out", "reports", "--scheduler", cluster.scheduler_address)
         assert status == 0, err
         assert cluster.workers, "the batch must not close a cluster it did not start"

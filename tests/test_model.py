@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import os
 import random
+import re
 import subprocess
 import sys
 import warnings
@@ -36,13 +37,25 @@ from conftest import COLUMNS, evidence_csv, scenario_yaml
 
 import forecast as fc
 from forecast import model as fm
-from forecast import model_inputs
+from forecast import model_inputs, progress
 from forecast.belief import normal_quantile, point_probabilities, sigmoid
 from forecast.cli import main
 from forecast.design import compile_design
 from forecast.tables import format_table
 
 DRAWS = {"draws": 1000, "tune": 600, "chains": 2}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_model_cache(tmp_path_factory):
+    """Compiled models go to a temporary directory (and to the subprocesses'), never the user's cache."""
+    before = os.environ.get("FORECAST_CACHE_DIR")
+    os.environ["FORECAST_CACHE_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
+    if before is None:
+        del os.environ["FORECAST_CACHE_DIR"]
+    else:
+        os.environ["FORECAST_CACHE_DIR"] = before
 TOL_MCSE = 4.0  # tolerance in Monte Carlo standard errors
 PACKAGE = Path(fc.__file__).parent
 
@@ -514,15 +527,18 @@ def test_tables_carry_diagnostics_and_a_trajectory(small_fit):
 
 
 def _fit_tables(scenario_path: str, evidence_path: str) -> str:
-    return ("import forecast as fc\n"
+    """A process that fits and prints the tables, then (on stderr) how it got the compiled model."""
+    return ("import sys, forecast as fc\nfrom forecast import model as fm\n"
             f"s = fc.load_scenario({scenario_path!r}); log = fc.load_evidence({evidence_path!r}, s)\n"
             "r = fc.make_forecast(s, log, '2025-02-15', method='mcmc', seed=5, draws=300, tune=300, chains=2)\n"
-            "print(''.join(fc.format_table(r.table(v), 'csv') for v in ('branches', 'paths', 'marginals')), end='')\n")
+            "print(''.join(fc.format_table(r.table(v), 'csv') for v in ('branches', 'paths', 'marginals')), end='')\n"
+            "print('how:', *[e['how'] for e in fm._CACHE.values()], file=sys.stderr)\n")
 
 
 def test_same_seed_gives_identical_tables_in_one_process_and_in_two(tmp_path):
     """Bitwise reproducibility holds on one machine with one install: in a process, and across
-    processes. (Across machines it does not: every other test uses MC-error tolerances.)"""
+    processes, one compiling the model (no disk cache), one loading it from the disk cache that
+    this process wrote. (Across machines it does not: every other test uses MC-error tolerances.)"""
     argv = _two_event_files(tmp_path)
     scenario = fc.load_scenario(argv[1])
     log = fc.load_evidence(argv[3], scenario)
@@ -536,11 +552,12 @@ def test_same_seed_gives_identical_tables_in_one_process_and_in_two(tmp_path):
     other = fc.make_forecast(scenario, log, "2025-02-15", method="mcmc", seed=6, draws=300, tune=300, chains=2)
     assert tables(first) != tables(other)
     code = _fit_tables(argv[1], argv[3])
-    env = {**os.environ, "PYTHONHASHSEED": "random"}
+    env = {**os.environ, "PYTHONHASHSEED": "random", "FORECAST_PROGRESS": "0"}
     runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=env) for _ in range(2)]
-    outs = [run.communicate(timeout=600) for run in runs]
+                             env={**env, **change}) for change in ({"FORECAST_CACHE": "0"}, {})]
+    outs = [run.communicate(timeout=900) for run in runs]
     assert all(run.returncode == 0 for run in runs), [err for _, err in outs]
+    assert [err.splitlines()[-1] for _, err in outs] == ["how: compiled", "how: loaded"]
     assert outs[0][0] == outs[1][0] == tables(first)
 
 
@@ -566,6 +583,27 @@ def test_command_line_mcmc(tmp_path, capsys):
     assert main([*argv, "--likelihood", "student", "--view", "marginals"]) == 0
     assert main([*argv, "--seed", "-1"]) == 1
     assert "seed" in capsys.readouterr().err
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_nothing_when_off(tmp_path, capsys, monkeypatch):
+    """On a pipe (capsys is no terminal) each stage is one line; the draws do not depend on it."""
+    argv = ["table", *_two_event_files(tmp_path), "--method", "mcmc",
+            "--draws", "200", "--tune", "200", "--format", "csv", "--as-of", "2025-02-15"]
+    monkeypatch.delenv("FORECAST_PROGRESS", raising=False)
+    progress.set_progress(None)
+    assert main(argv) in (0, 1)
+    shown = capsys.readouterr()
+    lines = [line for line in shown.err.splitlines() if line.startswith("forecast: ") and "warning" not in line]
+    assert lines[0] in {"forecast: sampling: 0/800", "forecast: loading the compiled model from the cache"} or \
+        lines[0].startswith("forecast: compiling the model")
+    quarters = [line for line in lines if re.fullmatch(r"forecast: sampling: \d+/800 \(\d+%\)", line)]
+    assert 2 <= len(quarters) <= 4 and quarters[-1] == "forecast: sampling: 800/800 (100%)"
+    assert lines[-1] == "forecast: computing tables"
+    monkeypatch.setenv("FORECAST_PROGRESS", "0")
+    assert main(argv) in (0, 1)
+    quiet = capsys.readouterr()
+    assert quiet.out == shown.out
+    assert not [line for line in quiet.err.splitlines() if line.startswith("forecast: ") and "warning" not in line]
 
 
 def test_strict_exits_non_zero_when_the_sampler_has_not_converged(tmp_path, capsys):

@@ -86,33 +86,39 @@ def test_an_object_that_is_not_elf_is_refused():
 def _fit(argv: list[str], env: dict[str, str]) -> dict:
     code = ("import json, forecast as fc\nfrom forecast import model as fm\n"
             f"s = fc.load_scenario({argv[1]!r}); log = fc.load_evidence({argv[3]!r}, s)\n"
-            "r = fc.make_forecast(s, log, '2025-02-15', method='mcmc', seed=5, draws=300, tune=300, progress=False)\n"
+            "r = fc.make_forecast(s, log, '2025-02-15', method='mcmc', seed=5, draws=300, tune=300)\n"
             "how = [e.get('how') for e in fm._CACHE.values()]\n"
             "tables = ''.join(fc.format_table(r.table(v), 'csv') for v in ('branches', 'paths', 'marginals'))\n"
             "print(json.dumps({'how': how, 'tables': tables}))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    return {**json.loads(done.stdout.splitlines()[-1]), "stages": [line for line in done.stderr.splitlines()
+                                                                   if line.startswith("forecast: ")]}
 
 
 def test_same_seed_same_tables_compiled_loaded_and_after_a_corrupt_entry(tmp_path, private_cache):
     argv = _two_event_files(tmp_path)
-    env = {**os.environ, "FORECAST_CACHE_DIR": str(private_cache)}
+    env = {**os.environ, "FORECAST_CACHE_DIR": str(private_cache), "FORECAST_PROGRESS": "1"}
     cold = _fit(argv, env)
     assert cold["how"] == ["compiled"]
+    assert cold["stages"][0] == "forecast: compiling the model (once: later runs load it from the cache)"
     entries = list(private_cache.glob("nutpie-*.bin"))
     assert len(entries) == 1 and entries[0].stat().st_mode & 0o022 == 0
     assert not [p for p in private_cache.iterdir() if p.suffix == ".tmp"]  # written atomically
     warm = _fit(argv, env)
     assert warm["how"] == ["loaded"]
+    assert warm["stages"][0] == "forecast: loading the compiled model from the cache"
+    for run in (cold, warm):
+        assert run["stages"][1] == "forecast: sampling: 0/1200"
+        assert run["stages"][-2:] == ["forecast: sampling: 1200/1200 (100%)", "forecast: computing tables"]
     assert warm["tables"] == cold["tables"]
     data = bytearray(entries[0].read_bytes())  # flip bytes in the machine code
     rng = random.Random(0)
     for _ in range(16):
         data[rng.randrange(len(data) // 2, len(data))] ^= 0xFF
     entries[0].write_bytes(bytes(data))
-    repaired = _fit(argv, env)
-    assert repaired["how"] == ["compiled"]
+    repaired = _fit(argv, {**env, "FORECAST_PROGRESS": "0"})  # progress does not change the draws either
+    assert repaired["how"] == ["compiled"] and repaired["stages"] == []
     assert repaired["tables"] == cold["tables"]
     key = entries[0].name[len("nutpie-"): -len(".bin")]
     header, _ = model_cache._read(key)  # rewritten whole
