@@ -10,7 +10,8 @@ Three parts, each against a baseline measured in the same run:
    to ``forecast table``. The goal: ``report`` within 4 × ``table`` (wall).
 2. **Per figure** (in one process, warm, best of ``--repeats``): building the figure, and
    writing it as SVG with text as text (``svg.fonttype: none``, what reports write), SVG
-   with text as paths, PNG at 150 and at 100 dpi, each as CPU seconds.
+   with text as paths, PNG at 150 and at 100 dpi, each as CPU seconds; and a branch's
+   waterfall written as SVG directly from its layout (what reports write for every branch).
 3. **Serial against forked** (in one process): ``report._figures`` with 1 and with 2
    workers (wall), and whether their bytes are identical (they must be).
 
@@ -127,6 +128,8 @@ def per_figure(repeats: int) -> None:
             costs.append(_cpu(lambda f=fig, d=dpi: f.savefig(io.BytesIO(), format="png", dpi=d,
                                                               metadata={"Software": None}), repeats))
         print(f"   {name:14s} " + " ".join(f"{c:{w}.3f}" for c, w in zip(costs, (7, 9, 9, 8, 8), strict=True)))
+    direct = _cpu(lambda: plots.contributions_svg(result, "russia_accepts"), repeats)
+    print(f"   {'one waterfall written as SVG directly (what reports write)':58s} {direct:.3f}  (build and SVG)")
 
 
 def serial_and_forked(repeats: int) -> None:

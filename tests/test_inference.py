@@ -326,26 +326,52 @@ def test_top_paths_break_exact_ties_in_canonical_order():
     assert [named(scenario, c) for c in itertools.islice(itertools.product(*([range(2)] * 14)), 5)] == [p for p, _ in got]
 
 
+def path_probability(scenario, points, path) -> float:
+    """A path's probability: the product of its branches in event order (the plain definition)."""
+    chosen = dict(path)
+    index = {(b.event, b.given): b.index for b in scenario.branches}
+    p = 1.0
+    for event in scenario.events:
+        branch = index[(event.id, tuple((q, chosen[q]) for q in event.parents))]
+        p *= float(points[branch][event.outcomes.index(chosen[event.id])])
+    return p
+
+
 def test_top_paths_of_a_large_tree():
     scenario, points = random_tree(60, 60, resolved=0.0, zeros=0.0)
     got = inference.top_paths(scenario, points, top=100)
     assert len(got) == 100
     probs = [p for _, p in got]
     assert probs == sorted(probs, reverse=True)
-    # the best path is the max-product assignment: pgmpy's MAP agrees
-    engine = pgmpy_engine(scenario, points)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        best = engine.map_query(show_progress=False)
-    assert dict(got[0][0]) == best
-    # every listed path's probability is its product of branches
-    for path, p in got[:10]:
-        chosen = dict(path)
-        want = 1.0
-        for event in scenario.events:
-            want *= points[scenario.branch(event.id, [(q, chosen[q]) for q in event.parents]).index][
-                event.outcomes.index(chosen[event.id])]
-        assert p == want
+    assert all(p == path_probability(scenario, points, path) for path, p in got)
+    # no path one outcome away from a listed one is more probable than the last listed and missing
+    listed = {path for path, _ in got}
+    for path, _ in got:
+        for i, event in enumerate(scenario.events):
+            for outcome in event.outcomes:
+                other = (*path[:i], (event.id, outcome), *path[i + 1:])
+                assert other in listed or path_probability(scenario, points, other) <= probs[-1]
+    # the same list from a floor at the last probability (a different stopping rule)
+    assert inference.top_paths(scenario, points, top=100, min_probability=probs[-1]) == got
+
+
+def test_top_paths_of_sixteen_events_equal_vectorised_enumeration():
+    scenario, points = random_tree(61, 16, outcomes=(2, 2), resolved=0.05, zeros=0.05)
+    combos = np.array(list(itertools.product(*([range(2)] * 16))))
+    prob = np.ones(len(combos))
+    position = {e.id: i for i, e in enumerate(scenario.events)}
+    for i, event in enumerate(scenario.events):
+        first = scenario.branches_of(event.id)[0].index
+        local = np.zeros(len(combos), dtype=int)
+        for p in event.parents:
+            local = local * 2 + combos[:, position[p]]
+        table = np.array([points[b.index] for b in scenario.branches_of(event.id)])
+        assert first >= 0
+        prob = prob * table[local, combos[:, i]]
+    order = np.lexsort((np.arange(len(combos)), -prob))[:300]
+    got = inference.top_paths(scenario, points, top=300)
+    assert [p for _, p in got] == prob[order].tolist()
+    assert [path for path, _ in got] == [named(scenario, combos[j]) for j in order]
 
 
 def test_top_paths_without_top_are_bounded(monkeypatch):
@@ -386,7 +412,7 @@ def test_path_draws_are_products_of_branch_draws():
 
 
 def test_cpt_layout_follows_the_branches():
-    scenario, points = random_tree(12, 6, resolved=0.0)
+    scenario, points = random_tree(12, 12, resolved=0.0)
     event = next(e for e in scenario.events if len(e.parents) == 2)
     table = inference.cpt(scenario, points, event.id)
     a, b = (scenario.event(p) for p in event.parents)
@@ -437,8 +463,8 @@ def test_forecast_paths_are_the_top_hundred(default_inputs, make_inputs):
     assert every.head(100).equals(result.paths)
     assert every.probability.sum() == pytest.approx(1.0, abs=1e-12)
     assert result.top_paths(7).equals(result.paths.head(7))
-    floor = result.top_paths(5, min_probability=0.01)
-    assert (floor.probability >= 0.01).all() and len(floor) == 5
+    floor = float(every.probability.iloc[2])
+    assert result.top_paths(5, min_probability=floor).equals(every[every.probability >= floor].head(5))
 
 
 def test_all_paths_is_refused_above_its_bound(make_inputs):

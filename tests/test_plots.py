@@ -591,6 +591,16 @@ def test_outcome_steps_of_two_outcomes_are_the_contribution_steps(result):
     np.testing.assert_allclose(steps["no_after"], 1 - base["prob_after"])
 
 
+def test_a_waterfall_of_three_outcomes_folds_its_small_entries(three):
+    steps = layout.outcome_steps(three, "talks")
+    folded = layout.fold_steps(steps, 1)
+    assert list(folded["step"]) == ["prior", "T1", "3 entries", "as of"]  # T1 (graded A1) moved deal most
+    for outcome in ("deal", "stall", "collapse"):  # the rows still chain, outcome by outcome
+        inner_before, inner_after = (folded[f"{outcome}_{c}"].to_numpy()[1:-1] for c in ("before", "after"))
+        np.testing.assert_array_equal(inner_before[1:], inner_after[:-1])
+        assert inner_after[-1] == steps[f"{outcome}_after"].iloc[-2]
+
+
 def test_waterfall_of_three_outcomes_is_one_panel_an_outcome(three):
     fig = plots.plot_contributions(three, "talks")
     assert [ax.get_title(loc="left") for ax in fig.axes] == ["P(deal)", "P(stall)", "P(collapse)"]
