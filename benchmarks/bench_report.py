@@ -3,8 +3,9 @@
 Three parts, each against a baseline measured in the same run:
 
 1. **Whole process** (the bundled example, exact): ``forecast table`` (the baseline),
-   ``forecast report --out TMP`` as shipped (figures drawn by forked workers), the same
-   with one process drawing every figure, and with no figures at all. Runs alternate
+   ``forecast report --out TMP`` as shipped (figures drawn by two forked workers when the
+   machine has a CPU to spare, else by the process itself), the same with one process
+   and with two forked processes drawing whatever the load, and with no figures at all. Runs alternate
    (table, report, ...) so that a busy machine slows each alike; reported are the median
    wall time, the median CPU time (user + system, workers included) and each one's ratio
    to ``forecast table``. The goal: ``report`` within 4 × ``table`` (wall).
@@ -16,7 +17,8 @@ Three parts, each against a baseline measured in the same run:
    workers (wall), and whether their bytes are identical (they must be).
 
 Figures only: nothing here asserts on timing. The machine has 2 cores; on a busy
-machine the wall-time ratios move more than the CPU ones.
+machine the wall-time ratios move more than the CPU ones, and forked workers share the
+CPU their parent gets (the load average is printed with each part).
 
     python benchmarks/bench_report.py [--repeats 5] [--skip-process] [--skip-figures]
 """
@@ -55,8 +57,9 @@ def _run(args: list[str]) -> tuple[float, float]:
 def _report_with(workers: int | None, figures: bool, out: Path) -> list[str]:
     """A whole ``forecast report`` process, optionally with another number of figure workers or no figures."""
     code = ["import sys", "import forecast.report as report"]
-    if workers is not None:
+    if workers is not None:  # this many, whatever the machine's load
         code.append(f"report._FIGURE_WORKERS = {workers}")
+        code.append("report._idle_cpus = lambda most: most")
     if not figures:
         code.append("report._figures = lambda *a, **k: {}")
     code += ["from forecast.cli import main", f"sys.exit(main(['report', '--out', {str(out)!r}]))"]
@@ -70,6 +73,7 @@ def whole_process(repeats: int) -> None:
             "forecast table": [PYTHON, "-m", "forecast.cli", "table"],
             "forecast report": [PYTHON, "-m", "forecast.cli", "report", "--out", str(out)],
             "report, 1 figure process": _report_with(1, True, out),
+            "report, 2 figure processes": _report_with(2, True, out),
             "report, no figures": _report_with(None, False, out),
         }
         for args in commands.values():  # warm the file cache and the font cache once
@@ -80,7 +84,8 @@ def whole_process(repeats: int) -> None:
                 times[name].append(_run(args))
     base_wall = statistics.median(w for w, _ in times["forecast table"])
     base_cpu = statistics.median(c for _, c in times["forecast table"])
-    print(f"1. whole process (bundled example, exact), median of {repeats}; goal: report <= {GOAL:g} x table (wall)")
+    print(f"1. whole process (bundled example, exact), median of {repeats}; goal: report <= {GOAL:g} x table (wall); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"   {'command':28s} {'wall s':>7s} {'x table':>8s} {'cpu s':>7s} {'x table':>8s}")
     for name, runs in times.items():
         wall = statistics.median(w for w, _ in runs)
@@ -148,7 +153,8 @@ def serial_and_forked(repeats: int) -> None:
             walls[workers].append(time.perf_counter() - start)
     one, two = statistics.median(walls[1]), statistics.median(walls[2])
     n = len(outputs[1])
-    print(f"\n3. every figure of the report ({n} files), wall seconds, median of {repeats}")
+    print(f"\n3. every figure of the report ({n} files), wall seconds, median of {repeats}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"   1 process {one:.2f}   2 processes {two:.2f}   ({one / two:.2f} x faster)")
     print(f"   identical bytes: {outputs[1] == outputs[2]}")
 

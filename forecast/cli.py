@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--priors", metavar="FILE", help="analysts' priors (CSV or YAML) pooled into the scenario's "
                        "(settings.pooling, settings.extremize; see data/README.md)")
 
+    def paths_options(p: argparse.ArgumentParser) -> None:
+        # checked by _option_problems, like the settings above
+        p.add_argument("--top", default=None, metavar="N", help="--view paths: the N most probable paths (default 100)")
+        p.add_argument("--min-probability", default=None, metavar="P",
+                       help="--view paths: only the paths of probability at least P (0 to 1)")
+        p.add_argument("--all-paths", action="store_true",
+                       help="--view paths: every path, most probable first (trees of at most 65,536 paths)")
+
     p = sub.add_parser("validate", help="check a scenario and evidence log; list every problem")
     inputs(p)
     p.set_defaults(func=_validate)
@@ -59,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("branches", "paths", "marginals", "trajectory"), default="branches")
     p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    paths_options(p)
     priors(p)
     p.add_argument("--by-analyst", action="store_true",
                    help="with --priors: each analyst's forecast beside the pool (a first column 'forecaster')")
@@ -124,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", action="store_true",
                    help="also the calibration table and the Murphy decomposition (csv: the calibration table only)")
     p.set_defaults(func=_score)
+    p = sub.add_parser("voi", help="value of information: which unresolved event, once known, would move a "
+                                   "target probability most")
+    inputs(p)
+    method(p)
+    p.add_argument("--target", default=None, metavar="EVENT=OUTCOME", help="the probability to inform, e.g. us_exits=yes")
+    p.add_argument("--view", choices=("ranking", "outcomes"), default="ranking",
+                   help="the events ranked by expected change, or P(target | event = outcome) per outcome")
+    p.add_argument("--format", choices=("text", "csv", "markdown", "json"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=_voi)
     # further subcommands register here: one add_parser block each, ending in set_defaults(func=...)
     return parser
 
@@ -202,6 +221,36 @@ def _option_problems(args: argparse.Namespace) -> list:
                                                               "(e.g. 0.005 or 0.5%)"))
         else:
             args.fold = value
+    problems += _paths_option_problems(args)
+    return problems
+
+
+def _paths_option_problems(args: argparse.Namespace) -> list:
+    """``--top`` (a whole number, 1 to 65,536), ``--min-probability`` (0 to 1), ``--all-paths`` (not with ``--top``)."""
+    from .errors import Problem, whole_number_problem
+    from .inference import MAX_ALL_PATHS
+
+    problems = []
+    top = getattr(args, "top", None)
+    if isinstance(top, str):
+        value: object = int(top) if re.fullmatch(r"[+-]?[0-9]{1,4000}", top.strip()) else top
+        problem = whole_number_problem(value, 1)
+        if not problem and value > MAX_ALL_PATHS:  # type: ignore[operator]
+            problem = f"{value} is more than {MAX_ALL_PATHS:,} (see Limits in data/README.md)"
+        if not problem and getattr(args, "all_paths", False):
+            problem = "--all-paths lists every path; give one of --top and --all-paths"
+        if problem:
+            problems.append(Problem(COMMAND_LINE, 1, "--top", _terminal(problem)))
+        else:
+            args.top = value
+    floor = getattr(args, "min_probability", None)
+    if isinstance(floor, str):
+        number = float(floor) if re.fullmatch(r"\s*[0-9]*\.?[0-9]+(e-?[0-9]+)?\s*", floor, re.IGNORECASE) else None
+        if number is None or not 0.0 <= number <= 1.0:
+            problems.append(Problem(COMMAND_LINE, 1, "--min-probability",
+                                    f"{_terminal(repr(floor[:40]))} is not a probability in [0, 1] (e.g. 0.01)"))
+        else:
+            args.min_probability = number
     return problems
 
 
@@ -409,7 +458,7 @@ def _table(args: argparse.Namespace) -> int:
     priors, pooled = _pooled(args, scenario, paths)
     result = _make(args, pooled, evidence)
     status = _check_diagnostics(result, args.strict)
-    table = result.table(args.view)
+    table = _view(result, args)
     if args.by_analyst:
         import pandas as pd
 
@@ -419,11 +468,24 @@ def _table(args: argparse.Namespace) -> int:
         for analyst, own in by_analyst(scenario, priors).items():
             mine = _make(args, own, evidence)
             status = max(status, _check_diagnostics(mine, args.strict))
-            frames.append(mine.table(args.view).assign(forecaster=analyst))
+            frames.append(_view(mine, args).assign(forecaster=analyst))
         table = pd.concat(frames, ignore_index=True)
         table = table[["forecaster", *[c for c in table.columns if c != "forecaster"]]]
     _write_output(_shown(format_table(table, args.format), args.format, args.output), args.output, paths)
     return status
+
+
+def _view(result, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    """The table ``--view`` names; for paths the ``--top``/``--min-probability``/``--all-paths`` selection."""
+    if args.view != "paths":
+        return result.table(args.view)
+    if args.all_paths:
+        table = result.all_paths()
+        return table if args.min_probability is None else table[table.probability >= args.min_probability]
+    from .tables import PATHS_SHOWN
+
+    top = PATHS_SHOWN if args.top is None else args.top
+    return result.top_paths(top, min_probability=args.min_probability or 0.0)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -468,6 +530,39 @@ def _append(args: argparse.Namespace) -> int:
     log = append_entry(args.evidence, entry, scenario)
     print(_terminal(f"appended {entry.get('id', '')} to {args.evidence} ({len(log)} entries)"))
     return 0
+
+
+def _voi(args: argparse.Namespace) -> int:
+    from .errors import ForecastError, InputError, Problem
+    from .tables import format_table
+    from .voi import parse_target, value_of_information
+
+    problems = []
+    if args.target is None:
+        problems.append(Problem(COMMAND_LINE, 1, "--target", "give the probability to inform, EVENT=OUTCOME "
+                                                              "(e.g. us_exits=yes)"))
+    elif args.target.count("=") != 1:
+        problems.append(Problem(COMMAND_LINE, 1, "--target", f"{_terminal(repr(args.target[:60]))} is not of the form "
+                                                              "EVENT=OUTCOME (e.g. us_exits=yes)"))
+    try:
+        scenario, evidence, paths = _load(args)
+    except InputError as exc:
+        raise InputError([*problems, *exc.problems]) from None
+    if problems:
+        raise InputError(problems)
+    try:
+        parse_target(scenario, args.target)
+    except ForecastError as exc:  # an unknown event or outcome: named with the nearest one
+        raise InputError([Problem(COMMAND_LINE, 1, "--target", _terminal(str(exc)))]) from None
+    result = _make(args, scenario, evidence)
+    status = _check_diagnostics(result, args.strict)
+    voi = value_of_information(result, args.target)
+    table = voi.ranking if args.view == "ranking" else voi.outcomes
+    text = format_table(table, args.format)
+    if args.format == "text":
+        text = f"value of information for P({voi.target}) = {voi.probability:.4f} as of {voi.as_of}\n\n{text}"
+    _write_output(_shown(text, args.format, args.output), args.output, paths)
+    return status
 
 
 def _score(args: argparse.Namespace) -> int:

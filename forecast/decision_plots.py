@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure  # noqa: F401
 
-__all__: list[str] = ["plot_reliability", "plot_tornado"]
+__all__: list[str] = ["plot_reliability", "plot_tornado", "plot_voi"]
 
 
 def plot_tornado(table, top: int = 15, ax=None) -> Figure:  # noqa: ANN001
@@ -183,4 +183,78 @@ def plot_reliability(calibration, ax=None, title: str | None = None) -> Figure: 
     else:
         ax.set_xlabel("forecast probability")
     _literal([ax, hist])
+    return fig
+
+
+def plot_voi(table, top: int = 15, ax=None) -> Figure:  # noqa: ANN001
+    """Value of information as ranked bars: how far knowing each event would move the target, on average.
+
+    One horizontal bar per event (largest on top) of its expected absolute change of the
+    target probability, ``Σ_o P(E = o) · |P(target | E = o) − P(target)|``, annotated with
+    the mutual information between the event and the target event, in bits.
+
+    Parameters
+    ----------
+    table : ValueOfInformation or DataFrame
+        :func:`forecast.voi.value_of_information`'s result, or its ``ranking`` table
+        (``event``, ``expected_change``, ``mutual_information_bits``; the target is read from
+        ``table.attrs``).
+    top : int
+        Rows drawn (the first ``top`` of the ranking).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import forecast as fc
+    >>> from forecast.voi import value_of_information
+    >>> voi = value_of_information(fc.exact_update(*fc.load_default(), as_of="2025-04-18"), "long_range_weapons=yes")
+    >>> fig = plot_voi(voi)
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()][:2]
+    ['us_exits', 'russia_accepts']
+    """
+    from matplotlib.figure import Figure
+
+    from .errors import ForecastError
+    from .plots import _drawable, _literal, _percent_axis, pct
+
+    ranking = getattr(table, "ranking", table)
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ForecastError(f"top: {top!r} must be a whole number >= 1")
+    missing = [c for c in ("event", "expected_change", "mutual_information_bits") if c not in getattr(ranking, "columns", ())]
+    if missing:
+        raise ForecastError(f"plot_voi: the table has no column {', '.join(missing)}; give value_of_information(...) "
+                            "or its ranking")
+    rows = ranking.head(top)
+    n = max(len(rows), 1)
+    if ax is None:
+        fig = Figure(figsize=(8.0, 0.38 * n + 1.6), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    values = rows["expected_change"].to_numpy(dtype=float)
+    ys = [-y for y in range(len(rows))]
+    ax.barh(ys, values, height=0.6, color="#3b6ea8", alpha=0.9)
+    top_value = float(values.max()) if len(values) else 0.0
+    for y, row in zip(ys, rows.itertuples(index=False), strict=True):
+        ax.text(row.expected_change, y, f" {pct(row.expected_change, 1)} pp · MI {row.mutual_information_bits:.2g} bits",
+                va="center", ha="left", fontsize=7.5, gid="value-label")
+    ax.set_yticks(ys, [_drawable(str(e)) for e in rows["event"]], fontsize=8, parse_math=False)
+    ax.set_ylim(-len(rows) + 0.4, 0.6)
+    ax.set_xlim(0.0, max(top_value * 1.6, 0.01))  # room for the labels
+    _percent_axis(ax, "x")
+    ax.grid(axis="x", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    target = ranking.attrs.get("target", getattr(table, "target", "the target"))
+    now = ranking.attrs.get("probability", getattr(table, "probability", None))
+    ax.set_xlabel(f"expected |change| of P({target}) once the event is known (percentage points)")
+    base = f"now {pct(now, 1)}% · " if now is not None else ""
+    ax.set_title(f"Value of information for P({target})\n{base}events ranked by expected change; "
+                 "MI: mutual information with the target event", fontsize=10, loc="left")
+    if not len(rows):
+        ax.text(0.5, 0.5, "no unresolved event besides the target's own", ha="center", va="center", transform=ax.transAxes)
+    _literal([ax])
     return fig

@@ -419,7 +419,8 @@ def _inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.n
     lr = frame["lr"].to_numpy(dtype=float)[rows]
     codes, pairs = _distinct_pairs(log, "event", "favours", rows)
     outcome = np.array([_outcome_index(scenario.event(e).outcomes, f) for e, f in pairs], dtype=np.int64)[codes]
-    step = np.where(is_obs, 0.0, weight * np.log(np.nan_to_num(lr, nan=1.0)))
+    log_lr = np.log(np.nan_to_num(lr, nan=1.0))
+    step = np.where(is_obs, 0.0, weight * log_lr)
     R = np.nan_to_num(frame["prob_sd"].to_numpy(dtype=float)[rows], nan=DEFAULT_PROB_SD) ** 2
     with np.errstate(divide="ignore"):
         R = np.where(echo > 0, R / np.where(echo > 0, echo, 1.0), np.inf)  # an echoed reading counts for less
@@ -435,7 +436,7 @@ def _inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.n
         "var": np.where(is_obs, 0.0, (weight * np.nan_to_num(tau)) ** 2),
         "y": logit(np.where(is_obs, frame["probability"].to_numpy(dtype=float)[rows], 0.5)),
         "R": R,
-        "log_lr": np.where(is_obs, 0.0, np.log(np.nan_to_num(lr, nan=1.0))),  # the claim ln(lr), before weighting
+        "log_lr": np.where(is_obs, 0.0, log_lr),  # the claim ln(lr), before weighting
     }
 
 

@@ -179,6 +179,7 @@ def load_evidence(path: str | Path, scenario: Scenario | None) -> EvidenceLog:
     data = data.removeprefix(codecs.BOM_UTF8)
     _check_text(data, found)
     frame, lines = _read_table(data, found, (lambda: _file_state(path) == before) if same_file else None, path)
+    del data  # (the frame holds the text now: the bytes need not stay in memory while it is checked)
     found.raise_if_any()
     return _validate(frame, lines, scenario, path_text, strip=True)
 
@@ -348,7 +349,10 @@ def _parse_arrow(data: bytes, body: int, n_columns: int, newlines: bool = False)
             read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK),
             parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+            # the C library's allocator: the first large allocations of a process cost a
+            # fraction of what Arrow's own (mimalloc) asks of the kernel for them
+            memory_pool=pa.system_memory_pool())
     except pa.ArrowException:  # (ArrowInvalid: a ragged row, bytes that are not UTF-8 ...)
         return None
 
@@ -574,6 +578,46 @@ def _spread(uniques: pd.Series, codes: np.ndarray) -> pd.Series:
     return pd.Series(uniques.array.take(codes))
 
 
+#: Bytes that may begin or end a value that white space stripping changes: ASCII white space
+#: (Arrow's and Python's, which agree), and any byte of a character that is not ASCII.
+_EDGE_SPACE = np.zeros(256, dtype=bool)
+_EDGE_SPACE[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0x100)]] = True
+
+
+def _may_have_edge_space(column: pd.Series) -> bool:
+    """False when surely no value of the text column begins or ends with white space.
+
+    Read off the first and last byte of every value in Arrow's buffers, so a column
+    that needs no stripping is not copied. True when unsure (not Arrow text, or a
+    character that is not ASCII at an end).
+    """
+    data = getattr(column.array, "_pa_array", None)
+    if data is None:
+        return True
+    import pyarrow as pa
+
+    for chunk in data.chunks:
+        width: np.dtype
+        if pa.types.is_large_string(chunk.type):
+            width = np.dtype(np.int64)
+        elif pa.types.is_string(chunk.type):
+            width = np.dtype(np.int32)
+        else:
+            return True
+        _, offsets_buffer, text_buffer = chunk.buffers()
+        if offsets_buffer is None or not len(chunk):
+            continue
+        offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(chunk) + 1, offset=chunk.offset * width.itemsize)
+        if text_buffer is None:
+            continue
+        text = np.frombuffer(text_buffer, dtype=np.uint8)
+        ends = offsets[1:]
+        filled = ends > offsets[:-1]
+        if _EDGE_SPACE[text[offsets[:-1][filled]]].any() or _EDGE_SPACE[text[ends[filled] - 1]].any():
+            return True
+    return False
+
+
 def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tuple[np.ndarray, pd.Series] | None]:
     """``(c, the stripped column or None if unchanged, its (codes, distinct values) or None)``.
 
@@ -581,7 +625,7 @@ def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tup
     once per distinct value, which also gives their codes (see :func:`_distinct`).
     """
     if c in ("id", "summary", "source", "citation", "retracts", "story"):
-        return c, column.str.strip(), None
+        return c, column.str.strip() if _may_have_edge_space(column) else None, None
     codes, values = _distinct(column)
     stripped = values.str.strip()
     if not (stripped != values).any():

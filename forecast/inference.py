@@ -8,7 +8,7 @@ event's conditional probability table (CPT), of shape ``(K_parent1, ..., K_paren
 - **Marginals** (:func:`marginals`) come from one elimination over the whole tree: the
   events are eliminated in a greedy min-fill order, the cliques of that elimination form a
   junction tree, and one pass up and one pass down it give every event's marginal exactly
-  (a sum of products, as the sum over paths would). The tables may carry a leading axis of
+  (a sum of products, as the sum over paths would). The tables may carry an axis of
   draws, so the marginals of all the seeded draws come from the same two passes.
 - **Joints** (:func:`joint`, :func:`joints_with`) of a few events by the same elimination:
   :func:`joint` contracts the CPTs of the events' ancestors (``opt_einsum`` finds the order);
@@ -119,14 +119,14 @@ def _checked_values(scenario: Scenario, branch_values: Sequence[np.ndarray]) -> 
 
 @dataclass(frozen=True)
 class _Factor:
-    """A table over ``scope`` (event positions) with a leading batch axis."""
+    """A table over ``scope`` (event positions) with a trailing batch axis (contiguous: fast sums)."""
 
     scope: tuple[int, ...]
-    table: np.ndarray  # (B, *cards of scope)
+    table: np.ndarray  # (*cards of scope, B)
 
 
 def _factors(scenario: Scenario, values: Sequence[np.ndarray]) -> list[_Factor]:
-    """One factor per event, batched (``(B, ..., K)``); a parent the CPT does not depend on is dropped.
+    """One factor per event, batched (``(..., K, B)``); a parent the CPT does not depend on is dropped.
 
     A resolved event says the same outcome under every parent configuration: its CPT does
     not depend on its parents, and leaving them out of its scope keeps the cliques small.
@@ -135,13 +135,12 @@ def _factors(scenario: Scenario, values: Sequence[np.ndarray]) -> list[_Factor]:
     out = []
     for i, event in enumerate(scenario.events):
         table = cpt(scenario, values, event.id)
-        if table.ndim == len(event.parents) + 1:
-            table = table[None]
+        table = table[..., None] if table.ndim == len(event.parents) + 1 else np.moveaxis(table, 0, -1)
         scope = [position[p] for p in event.parents]
         for axis in range(len(scope) - 1, -1, -1):  # drop the axes the table is constant along
-            first = np.take(table, [0], axis=axis + 1)
+            first = np.take(table, [0], axis=axis)
             if np.array_equal(np.broadcast_to(first, table.shape), table):
-                table = np.squeeze(first, axis=axis + 1)
+                table = np.squeeze(first, axis=axis)
                 del scope[axis]
         out.append(_Factor((*scope, i), np.ascontiguousarray(table)))
     return out
@@ -214,36 +213,39 @@ def _plan(scopes: Sequence[tuple[int, ...]], cards: Sequence[int]) -> _Plan:
 
 
 def _aligned(table: np.ndarray, scope: Sequence[int], target: Sequence[int]) -> np.ndarray:
-    """``table`` (batch, *scope) as a view broadcastable against (batch, *target)."""
+    """``table`` (*scope, batch) as a view broadcastable against (*target, batch)."""
     where = {v: i for i, v in enumerate(target)}
     order = sorted(range(len(scope)), key=lambda i: where[scope[i]])
-    moved = np.transpose(table, (0, *(1 + i for i in order)))
-    shape = [table.shape[0]] + [1] * len(target)
+    moved = np.transpose(table, (*order, len(scope)))
+    shape = [1] * len(target) + [table.shape[-1]]
     for i in order:
-        shape[1 + where[scope[i]]] = table.shape[1 + i]
+        shape[where[scope[i]]] = table.shape[i]
     return moved.reshape(shape)
 
 
 def _product(parts: Sequence[tuple[np.ndarray, Sequence[int]]], target: Sequence[int], cards: Sequence[int],
              batch: int) -> np.ndarray:
-    """The product of tables over ``target`` (batch, *cards of target)."""
-    out = np.ones((batch, *(cards[v] for v in target)))
-    for table, scope in parts:
+    """The product of tables over ``target`` (*cards of target, batch)."""
+    shape = (*(cards[v] for v in target), batch)
+    if not parts:
+        return np.ones(shape)
+    out = np.broadcast_to(_aligned(parts[0][0], parts[0][1], target), shape)
+    for table, scope in parts[1:]:
         out = out * _aligned(table, scope, target)
-    return out
+    return out if len(parts) > 1 else np.array(out)
 
 
 def _sum_to(table: np.ndarray, scope: Sequence[int], keep: Sequence[int]) -> np.ndarray:
-    """Sum ``table`` (batch, *scope) over the variables not in ``keep``, axes in ``keep``'s order."""
-    axes = tuple(1 + i for i, v in enumerate(scope) if v not in keep)
+    """Sum ``table`` (*scope, batch) over the variables not in ``keep``, axes in ``keep``'s order."""
+    axes = tuple(i for i, v in enumerate(scope) if v not in keep)
     summed = table.sum(axis=axes) if axes else table
     rest = [v for v in scope if v in keep]
-    return np.transpose(summed, (0, *(1 + rest.index(v) for v in keep)))
+    return np.ascontiguousarray(np.transpose(summed, (*(rest.index(v) for v in keep), len(rest))))
 
 
 def _calibrate(factors: Sequence[_Factor], cards: Sequence[int], plan: _Plan) -> list[np.ndarray]:
     """Every variable's (unnormalised) marginal, ``(batch, K)``: one pass up, one down the junction tree."""
-    batch = factors[0].table.shape[0]
+    batch = factors[0].table.shape[-1]
     children: dict[int, list[int]] = {v: [] for v in plan.order}
     for v in plan.order:
         p = plan.parent[v]
@@ -254,7 +256,7 @@ def _calibrate(factors: Sequence[_Factor], cards: Sequence[int], plan: _Plan) ->
         clique = plan.cliques[v]
         parts = [(factors[f].table, factors[f].scope) for f in plan.assigned[v]]
         parts += [(up[c], plan.cliques[c][1:]) for c in children[v]]
-        up[v] = _product(parts, clique, cards, batch).sum(axis=1)  # v is the clique's first variable
+        up[v] = _product(parts, clique, cards, batch).sum(axis=0)  # v is the clique's first variable
     down: dict[int, np.ndarray] = {}
     result: list[np.ndarray] = [np.zeros(0)] * len(cards)
     for v in reversed(plan.order):  # parents first
@@ -277,13 +279,13 @@ def _calibrate(factors: Sequence[_Factor], cards: Sequence[int], plan: _Plan) ->
             before.append(before[-1] * up[r])
         for r in reversed(roots):
             after.append(after[-1] * up[r])
-        others = {r: before[i] * after[len(roots) - 1 - i] for i, r in enumerate(roots)}
+        elsewhere = {r: before[i] * after[len(roots) - 1 - i] for i, r in enumerate(roots)}
         root_of: dict[int, int] = {}
         for v in reversed(plan.order):  # parents first
             p = plan.parent[v]
             root_of[v] = v if p is None else root_of[p]
-            result[v] = result[v] * others[root_of[v]][:, None]
-    return result
+            result[v] = result[v] * elsewhere[root_of[v]]
+    return [m.T for m in result]
 
 
 def _refuse_large(scenario: Scenario, plan: _Plan) -> None:
@@ -317,7 +319,7 @@ def marginals(scenario: Scenario, branch_values: Sequence[np.ndarray]) -> list[n
     >>> from forecast.tables import exact_update
     >>> result = exact_update(*load_default(), as_of="2025-04-18")
     >>> [round(float(m[0]), 4) for m in marginals(result.scenario, result.branch_points)][:2]
-    [0.2234, 0.3896]
+    [0.0217, 0.4975]
     """
     values = _checked_values(scenario, branch_values)
     batched = values[0].ndim == 2
@@ -325,13 +327,11 @@ def marginals(scenario: Scenario, branch_values: Sequence[np.ndarray]) -> list[n
     cards = [len(e.outcomes) for e in scenario.events]
     plan = _plan([f.scope for f in factors], cards)
     _refuse_large(scenario, plan)
-    batch = factors[0].table.shape[0]
+    batch = factors[0].table.shape[-1]
     step = max(1, _CHUNK_ENTRIES // max(plan.entries, 1))
     chunks = []
     for s in range(0, batch, step):
-        part = [_Factor(f.scope, f.table[s:s + step] if f.table.shape[0] > 1 else f.table) for f in factors]
-        n = min(step, batch - s)
-        part = [_Factor(f.scope, np.broadcast_to(f.table, (n, *f.table.shape[1:]))) for f in part]
+        part = [_Factor(f.scope, f.table[..., s:s + step]) for f in factors]
         chunks.append(_calibrate(part, cards, plan))
     out = [np.concatenate([c[i] for c in chunks]) for i in range(len(cards))]
     return out if batched else [m[0] for m in out]
@@ -402,7 +402,7 @@ def joint(scenario: Scenario, branch_points: Sequence[np.ndarray], events: Seque
     factors = [f for f in _factors(scenario, values) if scenario.events[f.scope[-1]].id in keep]
     operands: list[object] = []
     for f in factors:
-        operands += [f.table[0], list(f.scope)]
+        operands += [f.table[..., 0], list(f.scope)]
     if not factors:
         return np.ones(())
     path, info = opt_einsum.contract_path(*operands, list(wanted), optimize="auto")
@@ -440,11 +440,12 @@ def joints_with(scenario: Scenario, branch_points: Sequence[np.ndarray], event_i
     factors = _factors(scenario, values)
     cards = [len(e.outcomes) for e in scenario.events]
     k = cards[target]
+    # the target's table times "outcome t" on the batch axis (the outcome is its table's last axis but one)
     factors[target] = _Factor(factors[target].scope, factors[target].table * np.eye(k).reshape(
-        k, *([1] * (factors[target].table.ndim - 2)), k))
+        *([1] * (factors[target].table.ndim - 2)), k, k))
     plan = _plan([f.scope for f in factors], cards)
     _refuse_large(scenario, plan)
-    batch = [_Factor(f.scope, np.broadcast_to(f.table, (k, *f.table.shape[1:]))) for f in factors]
+    batch = [_Factor(f.scope, np.broadcast_to(f.table, (*f.table.shape[:-1], k))) for f in factors]
     return [m.T for m in _calibrate(batch, cards, plan)]
 
 
@@ -454,7 +455,7 @@ def joints_with(scenario: Scenario, branch_points: Sequence[np.ndarray], event_i
 def _path_structure(scenario: Scenario):
     """Per event: its first branch index, its parents' positions and their strides."""
     position = {e.id: i for i, e in enumerate(scenario.events)}
-    first = {}
+    first: dict[str, int] = {}
     for b in scenario.branches:
         first.setdefault(b.event, b.index)
     out = []
@@ -482,7 +483,7 @@ def _completion_bounds(scenario: Scenario, values: Sequence[np.ndarray]) -> list
     buckets: list[list[tuple[tuple[int, ...], np.ndarray]]] = [[] for _ in range(n)]
     for f in factors:
         scope = tuple(sorted(f.scope))
-        buckets[max(scope)].append((scope, _sum_to(f.table, f.scope, scope)[0]))
+        buckets[max(scope)].append((scope, _sum_to(f.table, f.scope, scope)[..., 0]))
     standing: list[list[tuple[tuple[int, ...], np.ndarray]]] = [[] for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         minis: list[tuple[set[int], list[tuple[tuple[int, ...], np.ndarray]]]] = []
@@ -496,7 +497,7 @@ def _completion_bounds(scenario: Scenario, values: Sequence[np.ndarray]) -> list
                 minis.append((set(scope), [(scope, table)]))
         for union, members in minis:
             target = tuple(sorted(union))
-            product = _product([(t[None], sc) for sc, t in members], target, cards, 1)[0]
+            product = _product([(t[..., None], sc) for sc, t in members], target, cards, 1)[..., 0]
             message = product.max(axis=target.index(i))
             rest = target[:-1]  # i is the latest event of its bucket
             if rest:
@@ -542,7 +543,7 @@ def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int 
     >>> result = exact_update(*load_default(), as_of="2025-04-18")
     >>> best = top_paths(result.scenario, result.branch_points, top=2)
     >>> [(";".join(f"{e}={o}" for e, o in path), round(p, 4)) for path, p in best][:1]
-    [('russia_accepts=no;us_exits=no;us_sanctions=no;spring_offensive=yes;long_range_weapons=no', 0.0947)]
+    [('russia_accepts=no;us_exits=yes;us_sanctions=yes;long_range_weapons=no;spring_offensive=yes', 0.2223)]
     """
     if top is not None and (isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1):
         raise ForecastError(f"top: {top!r} must be a whole number >= 1 (or None for every path)")

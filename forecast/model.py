@@ -267,7 +267,7 @@ def _cached(inputs: Inputs, caps: dict[str, int], sampler: str, show: bool = Fal
     directory: such a process builds no PyMC model and imports no PyMC); ``entry["how"]``
     says whether its code was ``"compiled"``, ``"loaded"`` or ``"reused"``. ``entry["model"]``:
     the PyMC model, built when needed (to compile, or for ``sampler="pymc"``).
-    ``entry["data_names"]``: the data arrays the sampler takes.
+    ``entry["data_names"]``: the data arrays nutpie's compiled model reads.
     """
     key = (*inputs.structure, *sorted(caps.items()))
     with _LOCK:
@@ -288,7 +288,7 @@ def _cached(inputs: Inputs, caps: dict[str, int], sampler: str, show: bool = Fal
                 model, names, model_cache.model_key(inputs.structure, caps, names), _padded(inputs, caps),
                 _progress.stage if show else None)
         elif sampler == "pymc":
-            entry.setdefault("data_names", model().data_names)  # type: ignore[attr-defined]
+            model()
     return entry
 
 
@@ -359,7 +359,8 @@ def sample(inputs: Inputs, settings: FitSettings, caps: dict[str, int]
         entry = _cached(inputs, caps, settings.sampler, settings.progress)
         timings["compile"] = time.perf_counter() - t0
         padded = _padded(inputs, caps)
-        arrays = {k: v for k, v in padded.items() if k in entry["data_names"]}
+        names = entry["data_names"] if settings.sampler == "nutpie" else entry["model"].data_names
+        arrays = {k: v for k, v in padded.items() if k in names}
         _check_indices(arrays, caps, inputs.structure[2])
         target_accept = 0.9 if inputs.structure[0] == "student" else 0.8  # heavy tails: smaller steps
         total = settings.chains * (settings.tune + settings.draws)

@@ -403,12 +403,16 @@ class _Loaded:
 def _load(key: str) -> tuple[dict[str, Any], tuple[Any, Any]]:
     import llvmlite.binding as llvm
     from numba.core.registry import cpu_target
+    from numba.core.runtime import rtsys
 
     header, blobs = _read(key)
     context = cpu_target.target_context
-    context.refresh()  # numba's runtime (NRT) symbols, as numba's own cache loader does
+    rtsys.initialize(context)  # numba's runtime (NRT) symbols: all a loaded object needs besides numba's helpers
     for obj in blobs[::2]:
         missing = [s for s in _undefined_symbols(obj) if llvm.address_of_symbol(s) is None]
+        if missing:  # as numba's own cache loader: every registry (0.2 s), then look again
+            context.refresh()
+            missing = [s for s in missing if llvm.address_of_symbol(s) is None]
         if missing:  # LLVM would abort the process on an unresolved symbol: recompile instead
             raise _Unusable(f"unresolved symbols {missing[:5]}")
     codegen = context.codegen()

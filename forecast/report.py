@@ -257,13 +257,15 @@ def _figures(result: Forecast, history: BeliefHistory, fold: float = DEFAULT_FOL
     """Every figure as SVG bytes (and PNG for the three main ones), identical from run to run.
 
     ``fold``: paths less likely than this are folded in the tree. ``workers``: processes
-    that draw (default :data:`_FIGURE_WORKERS`, at most the CPUs this process may use);
-    the bytes are the same however many draw them.
+    that draw; by default :data:`_FIGURE_WORKERS` forked ones where this process may use
+    that many CPUs and the machine has a CPU to spare (on a busy machine forked workers
+    would only share the same CPU, and cost their start), else this process alone. The
+    bytes are the same however many draw them. (``history`` is the report's; every
+    figure reads the forecast.)
     """
     makers = _figure_makers(result, fold)
     if workers is None:
-        workers = min(_FIGURE_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1)
+        workers = _idle_cpus(_FIGURE_WORKERS)
     parts: list[dict[str, bytes]] | None = None
     if workers > 1 and len(makers) > 1:
         parts = _render_forked(makers, workers)
@@ -275,8 +277,19 @@ def _figures(result: Forecast, history: BeliefHistory, fold: float = DEFAULT_FOL
     return out
 
 
+def _idle_cpus(most: int) -> int:
+    """How many processes can draw at once: at most ``most``, the CPUs this process may use, those not busy."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        busy = 0.0
+    return max(1, min(most, cpus, int(cpus - busy + 0.5)))
+
+
 def _render_forked(makers: list[tuple[str, Callable[[], Any]]], workers: int) -> list[dict[str, bytes]] | None:
     """The figures drawn by ``workers`` forked processes (in the makers' order); None where fork is unavailable."""
+    import gc
     import multiprocessing
     import warnings
     from concurrent.futures import ProcessPoolExecutor
@@ -286,10 +299,8 @@ def _render_forked(makers: list[tuple[str, Callable[[], Any]]], workers: int) ->
     import matplotlib.backends.backend_agg
     import matplotlib.backends.backend_svg  # noqa: F401  (imported once here, not in every worker)
 
-    from .layout import text_width
-
-    text_width("0", 10.0)  # the font loaded once, before the fork
     _FIGURE_JOBS[:] = makers
+    gc.freeze()  # the workers' collector leaves the parent's objects alone: fewer pages copied
     try:
         with warnings.catch_warnings():
             # the workers only draw and return bytes; no lock of another thread is taken in them
@@ -297,6 +308,7 @@ def _render_forked(makers: list[tuple[str, Callable[[], Any]]], workers: int) ->
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 return list(pool.map(_render_job, range(len(makers))))
     finally:
+        gc.unfreeze()
         _FIGURE_JOBS.clear()
 
 

@@ -33,7 +33,7 @@ from .update import BeliefHistory, branch_probability_draws, hazard_probability,
 if TYPE_CHECKING:  # the MCMC types are not imported on the exact path
     import xarray as xr
 
-__all__ = ["ExactForecast", "Forecast", "McmcForecast", "VIEWS", "exact_update", "format_table", "make_forecast"]
+__all__ = ["ExactForecast", "Forecast", "McmcForecast", "PATHS_SHOWN", "VIEWS", "exact_update", "format_table", "make_forecast"]
 
 VIEWS = ("branches", "paths", "marginals", "trajectory")
 COLUMNS = {

@@ -197,6 +197,7 @@ def run_filter(scenario: Scenario | Design, log: EvidenceLog | None = None,
             continue
         active = ~(retracted_at <= epoch_start)
         inputs = design.active_inputs(active)
+        noise = _input_noise(inputs)
         final = k == len(epochs) - 1
         for branch in scenario.branches:
             m0, S0 = design.prior(branch.index)
@@ -205,7 +206,7 @@ def run_filter(scenario: Scenario | Design, log: EvidenceLog | None = None,
             if not final:  # later entries do not change this epoch's states
                 rows = rows[entry_days[rows] < epoch_end]
             out = _filter_branch(m0, S0, entry_days[rows], inputs, rows, drift, snap_days[in_epoch],
-                                 memos[branch.index] if reuse else {})
+                                 memos[branch.index] if reuse else {}, noise)
             means[branch.index][in_epoch], covs[branch.index][in_epoch], n_ev[branch.index, in_epoch] = out[:3]
             if final:
                 final_rows[branch.index], final_shifts[branch.index], final_loadings[branch.index] = rows, out[3], out[4]
@@ -262,11 +263,18 @@ def kalman_step(m: np.ndarray, S: np.ndarray, H: np.ndarray, innovation: float, 
     return m + gain * innovation, S - np.outer(gain, SH), gain
 
 
+def _input_noise(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Each input's own standard deviation: ``w tau`` for a signal, ``sqrt(R)`` for an observation."""
+    R = inputs["R"]
+    return np.where(inputs["is_obs"], np.sqrt(np.where(np.isfinite(R), R, 0.0)), np.sqrt(inputs["var"]))
+
+
 def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dict[str, np.ndarray], rows: np.ndarray,
-                   drift: float, snap_days: np.ndarray, memo: dict):
+                   drift: float, snap_days: np.ndarray, memo: dict, noise: np.ndarray | None = None):
     """One branch: states at ``snap_days``, entries applied by then, each entry's shift and noise loading.
 
-    ``rows`` are the branch's entries in file order, ``days`` their days since the start.
+    ``rows`` are the branch's entries in file order, ``days`` their days since the start;
+    ``noise``, every input's standard deviation (:func:`_input_noise`; computed here if not given).
     ``memo`` (a dict kept per branch across calls) lets a rerun without some retracted
     entries skip the observations before the first entry that changed.
     """
@@ -276,8 +284,7 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
         order = np.argsort(days, kind="stable")  # ties keep file order
         rows, days = rows[order], days[order]
     is_obs = inputs["is_obs"][rows]
-    noise = np.where(is_obs, np.sqrt(np.where(np.isfinite(inputs["R"][rows]), inputs["R"][rows], 0.0)),
-                     np.sqrt(inputs["var"][rows]))  # each input's own standard deviation
+    noise = noise[rows] if noise is not None else _input_noise({c: inputs[c][rows] for c in ("R", "is_obs", "var")})
     if d == 1:  # a signal moves m by +-step and S by var
         mean, cov, applied, shifts, loadings = _filter_scalar(
             float(m0[0]), float(S0[0, 0]), days, inputs["dx"][rows], inputs["var"][rows], is_obs, rows, inputs,

@@ -369,14 +369,21 @@ def test_mutated_bundled_files_never_crash(tmp_path, default_paths, seed):
     assert s.read_bytes() == s_bytes and e.read_bytes() == e_bytes
 
 
-def test_too_many_paths_is_a_clear_error(write_scenario, write_evidence):
+def test_a_large_tree_lists_its_top_paths_and_refuses_all_paths(write_scenario, write_evidence):
     events = [{"id": "e0", "question": "Q.", "prior": {"p": 0.3}}] + [
         {"id": f"e{i}", "question": "Q.", "parents": [f"e{i - 1}"],
          "prior": {f"e{i - 1}=yes": {"p": 0.3}, f"e{i - 1}=no": {"p": 0.6}}} for i in range(1, 21)]
     s = write_scenario({"id": "big", "title": "big", "settings": {"start": "2025-01-01"}, "events": events})
     e = write_evidence("id,date,event,favours,lr,summary\n")
-    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--view", "paths")
-    assert status == 1 and err.startswith(f"{s}:1: events: ") and "split the scenario" in err
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--view", "paths", "--all-paths")
+    assert status == 1 and err.startswith(f"{s}:1: events: 2,097,152 paths is more than 65,536") and "--top N" in err
+    status, out, err = in_process("table", "--scenario", s, "--evidence", e, "--view", "paths", "--format", "csv")
+    assert status == 0 and len(out.splitlines()) == 1 + 100, err  # the 100 most probable of 2**21
+    status, out, _ = in_process("table", "--scenario", s, "--evidence", e, "--view", "paths", "--top", "5",
+                                "--format", "csv")
+    assert status == 0 and len(out.splitlines()) == 1 + 5
+    status, out, _ = in_process("table", "--scenario", s, "--evidence", e, "--view", "marginals", "--format", "csv")
+    assert status == 0 and len(out.splitlines()) == 1 + 2 * 21
     status, out, _ = in_process("table", "--scenario", s, "--evidence", e, "--view", "branches", "--format", "csv")
     assert status == 0 and len(out.splitlines()) == 1 + 2 * 41
 

@@ -460,3 +460,119 @@ def test_very_long_fields_are_read_row_by_row_too(write_evidence, scenario):
     short = write_evidence(f'{SHORT_HEADER}\nE1,2025-01-02,a,yes,2,"{long}"\nE2,2025-01-02,a,yes\n', name="short.csv")
     assert_problem(problems(short, scenario), short, 3, "row", "has 4 fields; the header has 6")
     assert csv.field_size_limit() == limit
+
+
+# ----------------------------------------------------------------------------- the fast reading agrees with the careful one
+# A well-formed log is parsed by Arrow after a check of its quotes and line ends on the bytes
+# (evidence._read_fast); anything else by pandas and csv row by row (evidence._read_careful),
+# which has the messages. Wherever the fast reading answers, the two must agree exactly.
+
+from unittest import mock  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from forecast import evidence  # noqa: E402
+
+READ_HEADER = ["id", "date", "event", "favours", "lr", "summary"]
+FIELD_PIECES = st.sampled_from(["a", "b", " ", ",", '"', "\n", "\r", "\r\n", "\t", "é", "1", '""', "\u00a0", "\x1f"])
+
+
+def read_both(data: bytes) -> tuple[tuple | None, tuple, bool]:
+    """``(fast, careful, fast_taken)``: the frame and lines each reading gives (None: problems found)."""
+    calls = []
+    real = evidence._read_careful
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    def read(**patches) -> tuple | None:
+        found = evidence.Problems("log.csv")
+        with mock.patch.multiple(evidence, **patches):
+            frame, lines = evidence._read_table(data, found)
+        return None if len(found) else (frame, list(lines))
+
+    first = read(_read_careful=spy)
+    fast_taken = not calls
+    careful = read(_read_fast=lambda *args, **kwargs: None)
+    return first, careful, fast_taken
+
+
+def assert_same_reading(a: tuple | None, b: tuple | None) -> None:
+    assert (a is None) == (b is None)
+    if a is not None and b is not None:
+        pd.testing.assert_frame_equal(a[0], b[0], check_exact=True)
+        assert a[1] == b[1]
+
+
+@st.composite
+def csv_texts(draw, well_formed: bool) -> bytes:
+    """A log of READ_HEADER: rows of fields as the csv module quotes them, or (not ``well_formed``) as they come."""
+    end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    raw = st.lists(FIELD_PIECES, max_size=4).map("".join)
+    quoted = raw.map(lambda v: '"' + v.replace('"', '""') + '"')
+    plain = st.sampled_from(["", "E1", "2025-01-02", "a", "yes", "2", " x "])
+    field = st.one_of(plain, quoted) if well_formed else st.one_of(plain, quoted, raw)
+    width = st.just(len(READ_HEADER)) if well_formed else st.integers(len(READ_HEADER) - 1, len(READ_HEADER) + 1)
+    row = width.flatmap(lambda n: st.lists(field, min_size=n, max_size=n)).map(",".join)
+    rows = draw(st.lists(st.one_of(row, st.just(""), st.just("," * (len(READ_HEADER) - 1))), max_size=6))
+    return (end.join([",".join(READ_HEADER), *rows]) + draw(st.sampled_from(["", end, end + end]))).encode()
+
+
+@given(csv_texts(well_formed=True))
+def test_well_formed_logs_take_the_fast_reading_and_it_agrees(data):
+    fast, careful, fast_taken = read_both(data)
+    assert fast_taken or evidence._second_line(data) in (0, len(data))  # (only a header: nothing to parse)
+    assert fast is not None
+    assert_same_reading(fast, careful)
+
+
+@settings(max_examples=200)
+@given(csv_texts(well_formed=False))
+def test_wherever_the_fast_reading_answers_it_agrees_with_the_careful_one(data):
+    fast, careful, fast_taken = read_both(data)
+    if fast_taken:
+        assert_same_reading(fast, careful)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_quoted_line_ends_blank_lines_and_empty_rows_read_fast(write_file, scenario, end, monkeypatch):
+    rows = [SHORT_HEADER, 'E1,2025-01-02,a,yes,2,"one' + end + 'two, ""three"""', "", ",,,,,",  # lines 2-3, 4, 5
+            "E2,2025-01-03,a,no,3,plain", 'E3,2025-01-04,a,yes,4,"x"', ""]  # lines 6, 7
+    path = write_file("log.csv", end.join(rows).encode())
+    careful = mock.Mock(wraps=evidence._read_careful)
+    monkeypatch.setattr(evidence, "_read_careful", careful)
+    log = fc.load_evidence(path, scenario)
+    assert not careful.called
+    assert list(log.frame["line"]) == [2, 6, 7]
+    assert list(log.frame["summary"]) == [f'one{end}two, "three"', "plain", "x"]
+    monkeypatch.setattr(evidence, "_read_fast", lambda *args, **kwargs: None)
+    pd.testing.assert_frame_equal(fc.load_evidence(path, scenario).frame, log.frame, check_exact=True)
+
+
+@pytest.mark.parametrize("text", [
+    'E1,2025-01-02,a,yes,2,x"y"\n',          # a quote inside an unquoted value
+    'E1,2025-01-02,a,yes,2,"x"y\n',          # text after a closing quote
+    'E1,2025-01-02,a,yes,2, "x"\n',          # a space before an opening quote
+    'E1,2025-01-02,a,yes,2,"x\n',            # a quote never closed
+    'E1,2025-01-02,a,yes,2\n',               # a short row
+    'E1,2025-01-02,a,yes,2,x,y\n',           # a long row
+    '   \nE1,2025-01-02,a,yes,2,x\n',        # a line of spaces
+])
+def test_unusual_logs_are_left_to_the_careful_reading(write_file, scenario, text, monkeypatch):
+    fast = mock.Mock(wraps=evidence._read_fast)
+    monkeypatch.setattr(evidence, "_read_fast", fast)
+    data = (SHORT_HEADER + "\n" + text).encode()
+    assert fast(data, SHORT_HEADER.split(","), *evidence._scan(data, quotes=True), None) is None
+    _, careful, fast_taken = read_both(data)
+    assert not fast_taken
+
+
+@given(st.lists(st.lists(FIELD_PIECES, max_size=4).map("".join), max_size=8), st.integers(0, 3))
+def test_a_column_that_needs_no_stripping_is_told_without_copying_it(values, start):
+    column = pd.Series(values, dtype="str").iloc[start:]  # (a slice: Arrow's offsets do not start at 0)
+    if any(v != v.strip() for v in column):
+        assert evidence._may_have_edge_space(column)
+    if all(v.isascii() and v == v.strip() for v in column):
+        assert not evidence._may_have_edge_space(column)

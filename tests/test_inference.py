@@ -38,7 +38,7 @@ def random_tree(seed: int, n_events: int, max_parents: int = 2, outcomes: tuple[
         labels = ["yes", "no"] if k == 2 else [f"o{j}" for j in range(k)]
         n_parents = int(rng.integers(0, min(max_parents, i) + 1))
         parents = [names[j] for j in sorted(rng.choice(i, size=n_parents, replace=False))] if n_parents else []
-        spec = {"p": 0.5} if k == 2 else {"probs": {o: 1 / k for o in labels}}
+        spec = {"p": 0.5} if k == 2 else {"probs": dict.fromkeys(labels, 1 / k)}
         event = {"id": f"e{i}", "question": f"E{i}?", "outcomes": labels}
         if parents:
             combos = itertools.product(*(events[names.index(p)]["outcomes"] for p in parents))
@@ -443,13 +443,12 @@ def test_forecast_marginal_bands_are_quantiles_of_marginal_draws(default_inputs)
     per_path = inference.path_draws(result.scenario, draws, everything)
     level = result.level
     for i, event in enumerate(result.scenario.events):
-        for k, outcome in enumerate(event.outcomes):
+        for outcome in event.outcomes:
             mask = np.array([path[i][1] == outcome for path in everything])
             lo, hi = np.quantile(per_path[mask].sum(axis=0), [(1 - level) / 2, (1 + level) / 2])
             row = result.marginals[(result.marginals.event == event.id) & (result.marginals.outcome == outcome)].iloc[0]
             assert row.lower == pytest.approx(min(lo, row.probability), abs=1e-12)
             assert row.upper == pytest.approx(max(hi, row.probability), abs=1e-12)
-        del k
 
 
 def test_forecast_paths_are_the_top_hundred(default_inputs, make_inputs):
@@ -492,3 +491,48 @@ def test_resolved_event_marginal_is_exactly_its_outcome(make_inputs):
     assert rows.loc[("b", "no")].tolist() == [1.0, 1.0, 1.0]
     assert rows.loc[("b", "yes")].tolist() == [0.0, 0.0, 0.0]
     assert math.isclose(result.paths.probability.sum(), 1.0)
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+def in_process(*args: str) -> tuple[int, str, str]:
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from forecast import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            status = cli.main(list(map(str, args)))
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_table_paths_options_select_the_paths(default_inputs):
+    result = fc.exact_update(*default_inputs)
+    status, out, err = in_process("table", "--view", "paths", "--top", "4", "--format", "csv")
+    assert status == 0, err
+    assert out == fc.format_table(result.top_paths(4), "csv")
+    status, out, _ = in_process("table", "--view", "paths", "--min-probability", "0.05", "--format", "csv")
+    assert out == fc.format_table(result.top_paths(100, min_probability=0.05), "csv")
+    status, out, _ = in_process("table", "--view", "paths", "--all-paths", "--format", "csv")
+    assert out == fc.format_table(result.all_paths(), "csv") and len(out.splitlines()) == 33
+    status, out, _ = in_process("table", "--view", "paths", "--format", "csv")
+    assert out == fc.format_table(result.paths, "csv")
+
+
+@pytest.mark.parametrize("args,line", [
+    (["--top", "0"], "<command line>:1: --top: 0 must be a whole number >= 1"),
+    (["--top", "ten"], "<command line>:1: --top: 'ten' must be a whole number >= 1"),
+    (["--top", "65537"], "<command line>:1: --top: 65537 is more than 65,536 (see Limits in data/README.md)"),
+    (["--top", "3", "--all-paths"], "<command line>:1: --top: --all-paths lists every path; give one of --top and --all-paths"),
+    (["--min-probability", "1.5"], "<command line>:1: --min-probability: '1.5' is not a probability in [0, 1] (e.g. 0.01)"),
+    (["--min-probability", "-0.1"], "<command line>:1: --min-probability: '-0.1' is not a probability in [0, 1]"),
+])
+def test_table_paths_options_bad_values(args, line):
+    status, out, err = in_process("table", "--view", "paths", *args)
+    assert status == 1 and out == ""
+    assert err.startswith(line), err
