@@ -17,6 +17,10 @@ The API, by task:
   or ``"mcmc"``, ``McmcForecast``); every result is a ``Forecast`` with four tables.
 - **Explain**: ``contribution_steps`` (what moved a branch), ``diff_snapshots`` (what changed
   between two reports), ``likely_echoes`` (one story told twice).
+- **Decide**: ``score_forecast`` / ``score_many`` (Brier, log and time-averaged scores on
+  resolution), ``load_priors`` / ``pool`` / ``by_analyst`` (several analysts' priors),
+  ``forecast.sensitivity`` (which input matters: ``sensitivity``, ``entry_removals``), ``value_of_information``
+  (which question to watch); their figures are in ``fc.decision_plots``.
 - **Present**: ``fc.plots`` (figures), ``write_report`` / ``read_table`` (report folders),
   ``format_table``.
 - **Underneath**: ``compile_design`` (what every entry means) and ``run_filter`` (the one filter).
@@ -33,6 +37,7 @@ from .echoes import EchoWarning as EchoWarning
 from .echoes import likely_echoes
 from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog, append_entry, load_evidence
+from .pooling import by_analyst, load_priors, pool
 from .reading import read_table
 from .report import write_report
 from .scenario import Branch as Branch
@@ -41,15 +46,17 @@ from .scenario import Prior as Prior
 from .scenario import Resolution as Resolution
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .scenario import Settings as Settings
+from .scoring import score_forecast, score_many
 from .snapshot import SnapshotDiff as SnapshotDiff
 from .snapshot import diff_snapshots, load_snapshot
 from .tables import VIEWS, ExactForecast, Forecast, McmcForecast, exact_update, format_table, make_forecast
 from .update import BeliefHistory as BeliefHistory
 from .update import run_filter
+from .voi import value_of_information
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"plots", "decision_plots"}  # import matplotlib: only when touched
+_LAZY_MODULES = {"plots", "decision_plots", "sensitivity", "batch"}  # imported when first touched (matplotlib, dask)
 
 
 def __getattr__(name: str):  # PEP 562: ``fc.plots`` imports matplotlib on first use, not on ``import forecast``
@@ -74,6 +81,8 @@ __all__ = [
     "exact_update", "make_forecast", "Forecast", "ExactForecast", "McmcForecast", "VIEWS",
     # explain
     "contribution_steps", "diff_snapshots", "load_snapshot", "likely_echoes",
+    # decide: scores, pooled priors, sensitivity, value of information
+    "score_forecast", "score_many", "load_priors", "pool", "by_analyst", "value_of_information",
     # present
     "write_report", "read_table", "format_table",
     # underneath

@@ -1,10 +1,13 @@
 """The dated evidence log: reading, validating and appending entries.
 
-The log is a CSV file, one entry a row (columns in ``data/README.md``). It is read
-with pandas and validated column by column against the scenario, each check running
-once per distinct value of a column (a log has few distinct dates, events, grades;
-``benchmarks/bench_exact.py`` measures it against ``read_csv``). Every problem is
-reported at once as ``PATH:LINE: column: message``. Appending writes a new file beside
+The log is a CSV file, one entry a row (columns in ``data/README.md``). A well-formed
+file (checked on its bytes: quotes, line ends) is parsed by Arrow's CSV reader in
+threads; anything unusual by pandas and :mod:`csv` row by row, which say what is wrong
+(a test checks that the two readings agree wherever the first answers). The text is
+then validated column by column against the scenario in a few named checks, each
+running once per distinct value of a column (a log has few distinct dates, events,
+grades; ``benchmarks/bench_exact.py`` measures it all against ``read_csv``). Every
+problem is reported at once as ``PATH:LINE: column: message``. Appending writes a new file beside
 the old one and renames it into place, so a failed append leaves the log as it was; it
 holds an exclusive lock throughout, so concurrent appends are serialised and none is lost
 (``docs/guarantees.md``).

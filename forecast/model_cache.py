@@ -67,7 +67,7 @@ _SOURCES = ("model.py", "diagnostics.py")  # the modules whose code builds the g
 _PACKAGES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy", "scipy")
 _LOG = logging.getLogger("forecast.model_cache")
 _LOCK = threading.Lock()
-# machine code already in this process, by key: LLVM must not be handed one library twice
+# machine code already in this process (compiled or loaded), by key: read and checked once a process
 _LOADED: dict[str, tuple[Any, Any]] = {}
 
 
@@ -98,8 +98,12 @@ def cache_dir() -> Path | None:
     if override:
         return Path(override).expanduser()
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return root / "scenario-forecast"
+    if base and Path(base).is_absolute():
+        return Path(base) / "scenario-forecast"
+    try:
+        return Path.home() / ".cache" / "scenario-forecast"
+    except RuntimeError:  # no home directory: no cache
+        return None
 
 
 def _usable_dir(create: bool) -> Path | None:
@@ -361,8 +365,8 @@ def _read(key: str) -> tuple[dict[str, Any], list[bytes]]:
         raise _Unusable(f"no entry ({why.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-            raise _Unusable("the entry is not a private regular file")
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():  # (in a directory only the user may write)
+            raise _Unusable("the entry is not the user's own regular file")
         data = handle.read()
     with contextlib.suppress(OSError):
         os.utime(path)  # recently used: pruned last

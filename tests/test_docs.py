@@ -109,3 +109,19 @@ def test_the_checker_sees_what_it_should(tmp_path):
     assert any("'nowhere/else.md'" in g for g in got)
     assert any("'DESIGN.md'" in g for g in got)
     assert any("'shared/seed/article.txt'" in g for g in got)
+
+
+@pytest.mark.slow
+def test_readme_python_section_runs(tmp_path):
+    """The README's Python section is code a user will paste: it must run as written (in a scratch folder)."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README.md has no Python section"
+    code = "import matplotlib\nmatplotlib.use('Agg')\n" + "\n".join(blocks)
+    env = {**os.environ, "FORECAST_PROGRESS": "0", "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "reports" / "2025-04-18" / "report.html").is_file()

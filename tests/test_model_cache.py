@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def test_same_seed_same_tables_compiled_loaded_and_after_a_corrupt_entry(tmp_pat
     assert cold["how"] == ["compiled"]
     assert cold["stages"][0] == "forecast: compiling the model (once: later runs load it from the cache)"
     entries = list(private_cache.glob("nutpie-*.bin"))
-    assert len(entries) == 1 and entries[0].stat().st_mode & 0o022 == 0
+    assert len(entries) == 1 and private_cache.stat().st_mode & 0o777 == 0o700
     assert not [p for p in private_cache.iterdir() if p.suffix == ".tmp"]  # written atomically
     warm = _fit(argv, env)
     assert warm["how"] == ["loaded"]
@@ -123,6 +124,18 @@ def test_same_seed_same_tables_compiled_loaded_and_after_a_corrupt_entry(tmp_pat
     key = entries[0].name[len("nutpie-"): -len(".bin")]
     header, _ = model_cache._read(key)  # rewritten whole
     assert header["key"] == key
+    meta, functions = model_cache._load(key)  # loads in this process too, and passes its self-test
+    assert meta == header["meta"] and all(f.address for f in functions)
+    # code that does not reproduce the log density it recorded (intact checksums) is refused
+    data = entries[0].read_bytes()
+    start = len(model_cache.MAGIC) + 8
+    (size,) = struct.unpack_from("<Q", data, len(model_cache.MAGIC))
+    header["test"] = "0" * 64
+    head = json.dumps(header).encode()
+    entries[0].write_bytes(model_cache.MAGIC + struct.pack("<Q", len(head)) + head + data[start + size:])
+    assert model_cache._read(key)[0]["test"] == "0" * 64
+    with pytest.raises(model_cache._Unusable, match="does not reproduce"):
+        model_cache._load(key)
 
 
 def test_old_entries_are_pruned(private_cache, monkeypatch):
