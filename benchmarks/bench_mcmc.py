@@ -15,7 +15,8 @@ run and interleaved with the options, is ``python -c "import pymc"``. The option
   draws in NumPy, after sampling; the sampler traces only the free variables);
 - ``forecast table --method mcmc``: the command itself, with the disk cache.
 
-For each: the median wall time of ``--repeat`` runs, its ratio to ``import pymc``, the
+For each: the median wall time of ``--repeat`` runs, its ratio to ``import pymc``, the median
+CPU time (user + system; steadier than the wall time on a shared machine) and its ratio, the
 smallest bulk ESS over the branches' states at the as-of date, that ESS per second of
 the whole process and its ratio to the PyMC sampler's; max R-hat of the published
 probabilities and divergences (converged: R-hat <= 1.01, no divergence, ESS >= 400). Then,
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -110,13 +112,16 @@ def refits(draws: int, tune: int) -> None:
     print(json.dumps(out))
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a process: its wall time, its CPU time (user + system, all its threads) and its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr[-3000:]}")
-    return wall, done.stdout
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done.stdout
 
 
 def main() -> None:
@@ -149,22 +154,25 @@ def main() -> None:
         for name in names:  # warm every other cache (PyTensor's C cache, numba's index, the OS's file cache)
             run(argv_of(name), {**base, **OPTIONS[name][1]})
         walls: dict[str, list[float]] = {n: [] for n in names}
+        cpus: dict[str, list[float]] = {n: [] for n in names}
         stats: dict[str, dict[str, float]] = {}
         for _ in range(args.repeat):
             for name in names:  # interleaved: the load of the shared machine hits every option alike
-                wall, out = run(argv_of(name), {**base, **OPTIONS[name][1]})
+                wall, cpu, out = run(argv_of(name), {**base, **OPTIONS[name][1]})
                 walls[name].append(wall)
+                cpus[name].append(cpu)
                 if out.strip().startswith("{") or "\n{" in out:
                     stats[name] = json.loads(out.strip().splitlines()[-1])
         baseline = statistics.median(walls["import pymc"])
+        cpu_baseline = statistics.median(cpus["import pymc"])
         pymc_rate = None
         if "pymc NUTS, warm C cache" in stats:
             pymc_rate = stats["pymc NUTS, warm C cache"]["ess"] / statistics.median(walls["pymc NUTS, warm C cache"])
-        print(f"\n{'option':34} {'wall s':>7} {'x import pymc':>13} {'min ESS':>8} {'ESS/s':>7} {'x pymc ESS/s':>12} "
-              f"{'max R-hat':>9} {'div':>4}  converged")
+        print(f"\n{'option':34} {'wall s':>7} {'x import pymc':>13} {'cpu s':>6} {'x':>5} {'min ESS':>8} {'ESS/s':>7} "
+              f"{'x pymc ESS/s':>12} {'max R-hat':>9} {'div':>4}  converged")
         for name in names:
-            wall = statistics.median(walls[name])
-            row = f"{name:34} {wall:7.2f} {wall / baseline:13.1f}"
+            wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+            row = f"{name:34} {wall:7.2f} {wall / baseline:13.1f} {cpu:6.2f} {cpu / cpu_baseline:5.1f}"
             if name in stats:
                 s = stats[name]
                 rate = s["ess"] / wall
@@ -173,10 +181,12 @@ def main() -> None:
                 row += (f" {s['ess']:8.0f} {rate:7.0f} {versus} {s['rhat']:9.4f} {s['divergences']:4d}  "
                         f"{'yes' if converged else 'NO'}")
             print(row + f"   (runs: {', '.join(f'{w:.2f}' for w in walls[name])})")
-        print("\n(ESS: the smallest bulk ESS over the branches' log-odds at the as-of date; ESS/s: that over the "
-              "whole process's wall time; converged: max R-hat of the probabilities <= 1.01, no divergence, ESS >= 400)")
+        print("\n(wall: median; cpu: median user + system time of the process, all threads, and its ratio to "
+              "import pymc's; ESS: the smallest bulk ESS over the branches' log-odds at the as-of date; ESS/s: that "
+              "over the whole process's wall time; converged: max R-hat of the probabilities <= 1.01, no divergence, "
+              "ESS >= 400)")
         if args.only is None or any("refit" in s for s in args.only):
-            _, out = run([PYTHON, str(HERE), "--one", "refits", *extra], base)
+            _, _, out = run([PYTHON, str(HERE), "--one", "refits", *extra], base)
             print("\nin one process (disk cache warm):")
             for what, seconds in json.loads(out.strip().splitlines()[-1]).items():
                 print(f"  {what:55} {seconds:6.2f} s")

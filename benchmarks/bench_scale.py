@@ -209,6 +209,8 @@ def figure(sweeps: dict[str, tuple[pd.DataFrame, list[str]]], path: Path) -> Non
         for column in series:
             k = slope(frame["size"], frame[column])
             ax.loglog(frame["size"], frame[column], marker="o", label=f"{column} (slope {k:.2f})")
+        ax.set_xticks(list(frame["size"]), [f"{v:,}" for v in frame["size"]])
+        ax.minorticks_off()
         ax.set_xlabel(name)
         ax.set_ylabel("seconds (median)")
         ax.grid(which="both", color="0.9", lw=0.6)

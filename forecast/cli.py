@@ -221,7 +221,8 @@ def _option_problems(args: argparse.Namespace) -> list:
                                                               "(e.g. 0.005 or 0.5%)"))
         else:
             args.fold = value
-    problems += _paths_option_problems(args)
+    if getattr(args, "func", None) is _table:  # --top of `table --view paths`; other commands check their own
+        problems += _paths_option_problems(args)
     return problems
 
 

@@ -353,11 +353,24 @@ def _parse_arrow(data: bytes, body: int, n_columns: int, newlines: bool = False)
             parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
-            # the C library's allocator: the first large allocations of a process cost a
-            # fraction of what Arrow's own (mimalloc) asks of the kernel for them
-            memory_pool=pa.system_memory_pool())
+            memory_pool=_parse_pool())
     except pa.ArrowException:  # (ArrowInvalid: a ragged row, bytes that are not UTF-8 ...)
         return None
+
+
+def _parse_pool() -> Any:
+    """The allocator of the parsed text: jemalloc where Arrow has it, else the C library's.
+
+    Measured on a million-entry log (``benchmarks/bench_exact.py``): a fresh process's
+    first large allocations cost a fraction of what Arrow's default here (mimalloc) asks
+    of the kernel for them, and jemalloc also leaves the lowest peak of memory.
+    """
+    import pyarrow as pa
+
+    try:
+        return pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowException):  # (Arrow built without it)
+        return pa.system_memory_pool()
 
 
 def _read_careful(data: bytes, header: list[str], line_ends: np.ndarray, found: Problems,
@@ -410,20 +423,29 @@ def _line_ends(data: bytes) -> np.ndarray:
     return _scan(data)[0]
 
 
-def _scan(data: bytes, quotes: bool = False, block: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+def _scan(data: bytes, quotes: bool = False, block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     """``(line ends, quotes)``: the positions of the line ends (:func:`_line_ends`) and of the quotes.
 
-    The bytes are scanned block by block, which keeps the scan in the CPU cache and
-    allocates nothing the size of the file; quotes are looked for only if ``quotes``.
+    The bytes are scanned block by block in one pass, which keeps the scan in the CPU
+    cache and allocates nothing the size of the file; quotes are looked for only if
+    ``quotes``.
     """
     text = np.frombuffer(data, dtype=np.uint8)
     wanted = [_LF] + ([_CR] if b"\r" in data else []) + ([_QUOTE] if quotes and b'"' in data else [])
     found: dict[int, list[np.ndarray]] = {byte: [] for byte in wanted}
-    hit = np.empty(min(block, len(text)), dtype=bool)
+    hit, other = np.empty(min(block, len(text)), dtype=bool), np.empty(min(block, len(text)), dtype=bool)
     for at in range(0, len(text), block):
         chunk = text[at:at + block]
+        mask = np.equal(chunk, wanted[0], out=hit[: len(chunk)])
+        for byte in wanted[1:]:
+            mask |= np.equal(chunk, byte, out=other[: len(chunk)])
+        where = np.flatnonzero(mask)
+        if len(wanted) == 1:
+            found[_LF].append(where + at)
+            continue
+        which = chunk[where]
         for byte in wanted:
-            found[byte].append(np.flatnonzero(np.equal(chunk, byte, out=hit[: len(chunk)])) + at)
+            found[byte].append(where[which == byte] + at)
 
     def joined(byte: int) -> np.ndarray:
         parts = found.get(byte, [])

@@ -43,6 +43,7 @@ __all__ = [
     "joints_with",
     "marginals",
     "path_draws",
+    "rank_value",
     "top_paths",
 ]
 
@@ -59,6 +60,11 @@ MAX_JOINT_ENTRIES = 1 << 24
 _CHUNK_ENTRIES = 1 << 23
 #: Most entries of one bucket's table in the bound of :func:`top_paths` (wider buckets are split).
 _BUCKET_ENTRIES = 1 << 16
+#: Most partial paths :func:`top_paths` queues (a few hundred MB) before it gives up, saying so.
+_MAX_PUSHED = 2_000_000
+#: Bits of a probability that rank paths: probabilities equal to 2**-32 relative (about nine
+#: significant digits) are ties, in canonical path order (below that, rounding decides).
+RANK_BITS = 32
 
 Path = tuple[tuple[str, str], ...]
 
@@ -134,12 +140,17 @@ def _factors(scenario: Scenario, values: Sequence[np.ndarray]) -> list[_Factor]:
     position = {e.id: i for i, e in enumerate(scenario.events)}
     out = []
     for i, event in enumerate(scenario.events):
-        table = cpt(scenario, values, event.id)
-        table = table[..., None] if table.ndim == len(event.parents) + 1 else np.moveaxis(table, 0, -1)
+        cards = [len(scenario.event(p).outcomes) for p in event.parents]
+        columns = [values[b.index] for b in scenario.branches_of(event.id)]
+        # (n_branches, K, B), batch last, in one copy; the branches run over the parents' outcomes in C order
+        stacked = np.stack([c[:, None] if c.ndim == 1 else c.T for c in columns])
+        table = stacked.reshape(*cards, *stacked.shape[1:])
         scope = [position[p] for p in event.parents]
         for axis in range(len(scope) - 1, -1, -1):  # drop the axes the table is constant along
-            first = np.take(table, [0], axis=axis)
-            if np.array_equal(np.broadcast_to(first, table.shape), table):
+            first = table[(slice(None),) * axis + (slice(0, 1),)]
+            point = table[..., :1]  # the first of the batch decides most cases cheaply
+            if np.array_equal(np.broadcast_to(first[..., :1], point.shape), point) \
+                    and np.array_equal(np.broadcast_to(first, table.shape), table):
                 table = np.squeeze(first, axis=axis)
                 del scope[axis]
         out.append(_Factor((*scope, i), np.ascontiguousarray(table)))
@@ -225,20 +236,40 @@ def _aligned(table: np.ndarray, scope: Sequence[int], target: Sequence[int]) -> 
 
 def _product(parts: Sequence[tuple[np.ndarray, Sequence[int]]], target: Sequence[int], cards: Sequence[int],
              batch: int) -> np.ndarray:
-    """The product of tables over ``target`` (*cards of target, batch)."""
+    """The product of tables over ``target`` (*cards of target, batch), multiplied in the order given."""
     shape = (*(cards[v] for v in target), batch)
     if not parts:
         return np.ones(shape)
-    out = np.broadcast_to(_aligned(parts[0][0], parts[0][1], target), shape)
-    for table, scope in parts[1:]:
-        out = out * _aligned(table, scope, target)
-    return out if len(parts) > 1 else np.array(out)
+    aligned = [_aligned(table, scope, target) for table, scope in parts]
+    if len(aligned) == 1:
+        return np.array(np.broadcast_to(aligned[0], shape))
+    out = np.empty(shape)
+    np.multiply(aligned[0], aligned[1], out=out)
+    for table in aligned[2:]:
+        np.multiply(out, table, out=out)
+    return out
+
+
+def _sum_axis(table: np.ndarray, axis: int) -> np.ndarray:
+    """Sum over one axis, term by term in index order.
+
+    The order of the additions is the same whatever the number of draws (NumPy's own sum
+    may pair terms differently for a contiguous axis), so a point's marginal is the same to
+    the last bit computed alone or beside its draws, whole or in chunks.
+    """
+    moved = np.moveaxis(table, axis, 0)
+    total = moved[0].copy()
+    for i in range(1, moved.shape[0]):
+        total += moved[i]
+    return total
 
 
 def _sum_to(table: np.ndarray, scope: Sequence[int], keep: Sequence[int]) -> np.ndarray:
     """Sum ``table`` (*scope, batch) over the variables not in ``keep``, axes in ``keep``'s order."""
-    axes = tuple(i for i, v in enumerate(scope) if v not in keep)
-    summed = table.sum(axis=axes) if axes else table
+    summed = table
+    for i in range(len(scope) - 1, -1, -1):
+        if scope[i] not in keep:
+            summed = _sum_axis(summed, i)
     rest = [v for v in scope if v in keep]
     return np.ascontiguousarray(np.transpose(summed, (*(rest.index(v) for v in keep), len(rest))))
 
@@ -256,7 +287,7 @@ def _calibrate(factors: Sequence[_Factor], cards: Sequence[int], plan: _Plan) ->
         clique = plan.cliques[v]
         parts = [(factors[f].table, factors[f].scope) for f in plan.assigned[v]]
         parts += [(up[c], plan.cliques[c][1:]) for c in children[v]]
-        up[v] = _product(parts, clique, cards, batch).sum(axis=0)  # v is the clique's first variable
+        up[v] = _sum_axis(_product(parts, clique, cards, batch), 0)  # v is the clique's first variable
     down: dict[int, np.ndarray] = {}
     result: list[np.ndarray] = [np.zeros(0)] * len(cards)
     for v in reversed(plan.order):  # parents first
@@ -507,16 +538,37 @@ def _completion_bounds(scenario: Scenario, values: Sequence[np.ndarray]) -> list
     return standing
 
 
+def rank_value(probability: float) -> float:
+    """The probability by which paths are ranked: truncated to :data:`RANK_BITS` bits (monotone).
+
+    Two paths whose probabilities agree to about nine significant digits rank as ties (in
+    canonical order), so that rounding in the last digits of a product never decides an order.
+
+    Examples
+    --------
+    >>> rank_value(0.25) == 0.25, rank_value(0.1) == 0.1, rank_value(0.1) == rank_value(0.1 * (1 + 1e-12))
+    (True, False, True)
+    """
+    if probability <= 0.0:
+        return 0.0
+    mantissa, exponent = math.frexp(probability)
+    return math.ldexp(math.floor(mantissa * 2.0**RANK_BITS), exponent - RANK_BITS)
+
+
 def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int | None = None,
               min_probability: float = 0.0) -> list[tuple[Path, float]]:
     """The most probable paths, in order of probability (ties in canonical path order).
 
+    Probabilities equal to about nine significant digits (:func:`rank_value`) count as ties.
+
     A best-first (A*) search over partial paths in event order: a partial path's priority is
     its probability so far times the most any completion can multiply by (max-product bucket
     elimination in reverse event order; inflated by a bound on rounding). That is an upper
-    bound on every completion, so complete paths leave the queue in exactly the order of their
-    probabilities (and, among equal ones, in canonical order, the queue's tie-break), and
-    only partial paths that can still reach the list are opened.
+    bound on every completion and ranks (:func:`rank_value`, monotone) no lower, so complete
+    paths leave the queue in exactly the order of their ranks (and, among equal ones, in
+    canonical order, the queue's tie-break), and only partial paths that can still reach the
+    list are opened. A search that would queue more than 2,000,000 partial paths (massive
+    near-ties) stops with a ``ForecastError`` rather than exhaust memory.
 
     Parameters
     ----------
@@ -562,10 +614,12 @@ def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int 
     standing = [[(scope, table.tolist()) for scope, table in at] for at in _completion_bounds(scenario, values)]
     slack = 1.0 + 16.0 * (n + 2) * 2.0**-53  # rounding of the products, bounded (see docstring)
     found: list[tuple[tuple[int, ...], float]] = []
-    heap: list[tuple[float, tuple[int, ...], float]] = [(-1.0, (), 1.0)]
+    # (-rank of the bound, prefix, probability so far, bound): the queue's order is the paths' order
+    heap: list[tuple[float, tuple[int, ...], float, float]] = [(-1.0, (), 1.0, 1.0)]
+    pushed = 0
     while heap:
-        neg, prefix, g = heapq.heappop(heap)
-        if -neg < floor:
+        _, prefix, g, bound = heapq.heappop(heap)
+        if bound < floor:
             break
         d = len(prefix)
         if d == n:
@@ -590,10 +644,15 @@ def top_paths(scenario: Scenario, branch_points: Sequence[np.ndarray], top: int 
                         table = table[full[v]]
                     bound *= table
                 bound *= slack
-            if bound < 1e-290:  # relative rounding bounds fail among subnormals: fall back on the plain bound
-                bound = child
+                if bound < 1e-290:  # relative rounding bounds fail among subnormals: fall back on the plain bound
+                    bound = child
             if bound >= floor:
-                heapq.heappush(heap, (-bound, (*prefix, k), child))
+                heapq.heappush(heap, (-rank_value(bound), (*prefix, k), child, bound))
+                pushed += 1
+        if pushed > _MAX_PUSHED:
+            raise ForecastError(f"the {limit:,} most probable paths could not be told apart within {_MAX_PUSHED:,} partial "
+                                "paths (too many paths of almost the same probability); ask for fewer (top=N, --top N) "
+                                "or a min_probability")
     names = [(e.id, e.outcomes) for e in events]
     return [(tuple((eid, outs[k]) for (eid, outs), k in zip(names, idx, strict=True)), p) for idx, p in found]
 

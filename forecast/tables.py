@@ -10,6 +10,9 @@ Paths and marginals come from the tree: a path's probability is the product of i
 branches' points, an outcome's marginal the sum over paths, and their intervals are
 quantiles of seeded draws of the branch states (drawn jointly per event, so an entry
 covering several branches moves them together). Every interval contains its point.
+Neither lists the paths (:mod:`forecast.inference`): the marginals come from variable
+elimination, points and draws together; ``paths`` holds the :data:`PATHS_SHOWN` most
+probable, found by best-first search (``top_paths`` and ``all_paths`` for others).
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ class Forecast:
     def paths(self) -> pd.DataFrame:
         """The :data:`PATHS_SHOWN` most probable paths (``a=yes;b=no;...``), best first: probability, lower, upper.
 
-        Ties are in canonical path order (events in order, each event's outcomes in order).
+        Ties (probabilities equal to about nine significant digits, see
+        :func:`forecast.inference.rank_value`) are in canonical path order (events in order,
+        each event's outcomes in order).
         :meth:`top_paths` lists another number, :meth:`all_paths` every path of a small tree.
         """
         return self.top_paths(PATHS_SHOWN)

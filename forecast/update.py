@@ -121,10 +121,11 @@ class BeliefHistory:
         n = len(branches)
         mean = np.concatenate([self.mean[b][-1] for b in branches])
         cov = np.zeros((n * d, n * d))
-        n_inputs = len(self.design.rows)
+        position = np.full(len(self.design.rows) if n > 1 else 0, -1)  # where each input is among b's (-1: not there)
         for i, b in enumerate(branches):
             cov[i * d:(i + 1) * d, i * d:(i + 1) * d] = self.cov[b][-1]
-            position = np.full(n_inputs, -1)  # where each input is among branch b's (-1: not there)
+            if i + 1 == n:
+                continue
             position[self.final_rows[b]] = np.arange(len(self.final_rows[b]))
             for j in range(i + 1, n):
                 c = branches[j]
@@ -133,6 +134,7 @@ class BeliefHistory:
                     block = self.final_loadings[b][ib].T @ self.final_loadings[c][ic]
                     cov[i * d:(i + 1) * d, j * d:(j + 1) * d] = block
                     cov[j * d:(j + 1) * d, i * d:(i + 1) * d] = block.T
+            position[self.final_rows[b]] = -1
         return branches, mean, cov
 
 

@@ -190,6 +190,15 @@ def test_marginal_draws_equal_each_draw_on_its_own():
             np.testing.assert_allclose(b[n], o, rtol=0, atol=1e-15)
 
 
+def test_a_point_computed_beside_draws_is_the_same_to_the_last_bit():
+    scenario, points = random_tree(8, 14, outcomes=(2, 4))
+    draws = random_draws(scenario, points, 33, seed=4)
+    alone = inference.marginals(scenario, points)
+    beside = inference.marginals(scenario, [np.vstack([p[None], d]) for p, d in zip(points, draws, strict=True)])
+    for a, b in zip(alone, beside, strict=True):
+        np.testing.assert_array_equal(a, b[0])
+
+
 def test_marginal_draws_in_chunks_equal_one_pass(monkeypatch):
     scenario, points = random_tree(8, 12)
     draws = random_draws(scenario, points, 64, seed=1)
@@ -295,9 +304,17 @@ def test_joint_lookups():
 # ----------------------------------------------------------------------------- paths
 
 
+def rank(p: float) -> float:
+    """Paths rank by their probability to 32 bits of mantissa (truncated): closer ones are ties."""
+    if p <= 0:
+        return 0.0
+    m, e = math.frexp(p)
+    return math.floor(m * 2**32) * 2.0 ** (e - 32)
+
+
 def ranked(scenario, points):
     """Every path by probability descending, ties in canonical order (a stable sort)."""
-    return [(named(scenario, c), p) for c, p in sorted(enumerate_paths(scenario, points), key=lambda cp: -cp[1])]
+    return [(named(scenario, c), p) for c, p in sorted(enumerate_paths(scenario, points), key=lambda cp: -rank(cp[1]))]
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -316,14 +333,34 @@ def test_top_paths_property(seed, n_events, top):
     assert inference.top_paths(scenario, points, top=top) == ranked(scenario, points)[:top]
 
 
-def test_top_paths_break_exact_ties_in_canonical_order():
-    # 14 independent fair coins: every path has probability 2**-14 exactly
-    events = [{"id": f"c{i}", "question": "?", "prior": {"p": 0.5}} for i in range(14)]
+@pytest.mark.parametrize("n", [14, 60])
+def test_top_paths_break_exact_ties_in_canonical_order(n):
+    # n independent fair coins: every path has probability 2**-n exactly (2**60 ties)
+    events = [{"id": f"c{i}", "question": "?", "prior": {"p": 0.5}} for i in range(n)]
     scenario = fc.scenario_from_dict({"id": "coins", "title": "coins", "events": events})
     points = [np.array([0.5, 0.5])] * len(scenario.branches)
-    got = inference.top_paths(scenario, points, top=5)
-    assert [p for _, p in got] == [2.0**-14] * 5
-    assert [named(scenario, c) for c in itertools.islice(itertools.product(*([range(2)] * 14)), 5)] == [p for p, _ in got]
+    got = inference.top_paths(scenario, points, top=100)
+    assert [p for _, p in got] == [2.0**-n] * 100
+    assert [named(scenario, c) for c in itertools.islice(itertools.product(*([range(2)] * n)), 100)] == [p for p, _ in got]
+
+
+def test_top_paths_near_ties_rank_as_ties():
+    # 40 events alike: paths of equal counts of "yes" are ties, whatever the rounding of their products
+    events = [{"id": f"c{i}", "question": "?", "prior": {"p": 0.3}} for i in range(40)]
+    scenario = fc.scenario_from_dict({"id": "alike", "title": "alike", "events": events})
+    points = [np.array([0.3, 0.7])] * len(scenario.branches)
+    got = inference.top_paths(scenario, points, top=100)
+    yes = [sum(o == "yes" for _, o in path) for path, _ in got]
+    assert yes == [0] + [1] * 40 + [2] * 59
+    twos = [path for path, n in zip((p for p, _ in got), yes, strict=True) if n == 2]
+    assert twos == sorted(twos, key=lambda path: [o != "yes" for _, o in path])  # canonical: yes before no
+
+
+def test_top_paths_give_up_rather_than_exhaust_memory(monkeypatch):
+    scenario, points = random_tree(5, 12, resolved=0.0)
+    monkeypatch.setattr(inference, "_MAX_PUSHED", 10)
+    with pytest.raises(ForecastError, match="could not be told apart within 10 partial paths"):
+        inference.top_paths(scenario, points, top=50)
 
 
 def path_probability(scenario, points, path) -> float:
@@ -368,7 +405,7 @@ def test_top_paths_of_sixteen_events_equal_vectorised_enumeration():
         table = np.array([points[b.index] for b in scenario.branches_of(event.id)])
         assert first >= 0
         prob = prob * table[local, combos[:, i]]
-    order = np.lexsort((np.arange(len(combos)), -prob))[:300]
+    order = sorted(range(len(combos)), key=lambda j: -rank(prob[j]))[:300]
     got = inference.top_paths(scenario, points, top=300)
     assert [p for _, p in got] == prob[order].tolist()
     assert [path for path, _ in got] == [named(scenario, combos[j]) for j in order]
