@@ -294,8 +294,8 @@ def _render_forked(makers: list[tuple[str, Callable[[], Any]]], workers: int) ->
     import warnings
     from concurrent.futures import ProcessPoolExecutor
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
+    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return None  # (a daemon, such as a Dask worker, may not have children: it draws alone)
     import matplotlib.backends.backend_agg
     import matplotlib.backends.backend_svg  # noqa: F401  (imported once here, not in every worker)
 

@@ -5,6 +5,7 @@ and the hypothesis profile (no deadline, modest example counts so the suite stay
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # progress lines (forecast/progress.py) would mix into the standard error that CLI tests compare;
 # tests of progress itself turn it on with progress.enabled(True). Subprocesses inherit this.
 os.environ["FORECAST_PROGRESS"] = "0"
+# compiled models (forecast/model_cache.py) go to a cache of the test run's own, shared by the xdist
+# workers and the subprocesses, never to the user's ~/.cache; tests of the cache point it elsewhere.
+os.environ.setdefault("FORECAST_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"forecast-test-cache-{os.getuid()}"))
 
 #: Every column of the evidence log, in the documented order.
 COLUMNS = (

@@ -10,10 +10,15 @@ from __future__ import annotations
 import copy
 import math
 
+import hypothesis
+import numpy as np
 import pytest
 from conftest import SMALL
+from hypothesis import strategies as st
 
 import forecast as fc
+from forecast import design as design_module
+from forecast import update as update_module
 
 
 def sig(x: float) -> float:
@@ -664,3 +669,60 @@ def test_without_hazard_the_deadline_changes_nothing(run):
     event = {**hazard_event(0.6), "hazard": None}
     event.pop("hazard")
     assert first(run(scenario(event), as_of="2025-01-09")).probability == pytest.approx(0.6, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- the filter's fast paths, bit for bit
+# The exact tables are byte-identical everywhere, so the faster forms of the filter's steps
+# must give the very same floats as the plain ones they replace (not merely close ones).
+
+finite = st.floats(-50, 50, allow_nan=False)
+positive = st.floats(0, 50, allow_nan=False)
+
+
+@hypothesis.given(st.lists(st.tuples(finite, positive, st.integers(0, 30), st.booleans(), finite,
+                          st.one_of(st.floats(1e-9, 100), st.just(math.inf))), max_size=12),
+       finite, positive, st.sampled_from([0.0, 0.01, 1.5]))
+def test_the_inlined_observation_steps_are_the_kalman_step_exactly(steps, m0, S0, drift):
+    cdm = np.cumsum([s[0] for s in steps]).tolist()
+    cdS = np.cumsum([s[1] for s in steps]).tolist()
+    days = np.cumsum([s[2] for s in steps]).astype(np.int64)
+    growth = (drift * np.diff(days, prepend=0)).tolist()
+    up, y, R = [s[3] for s in steps], [s[4] for s in steps], [s[5] for s in steps]
+    got = update_module._observe_scalar(m0, S0, 0.0, 0.0, cdm, cdS, growth, up, y, R)
+    # the loop it replaced: one _kalman_scalar per observation, with the drift as a Python product
+    m_b, S_b, day_b, cdm_b, cdS_b, want = m0, S0, 0, 0.0, 0.0, ([], [], [], [])
+    for cdm_o, cdS_o, day_o, up_o, y_o, R_o in zip(cdm, cdS, days.tolist(), up, y, R, strict=True):
+        m = m_b + cdm_o - cdm_b
+        S = S_b + cdS_o - cdS_b + drift * (day_o - day_b)
+        m_b, S_b, gain = update_module._kalman_scalar(m, S, up_o, y_o, R_o)
+        for out, value in zip(want, (m_b, S_b, m_b - m, gain), strict=True):
+            out.append(value)
+        day_b, cdm_b, cdS_b = day_o, cdm_o, cdS_o
+    assert [np.array(a).tobytes() for a in got] == [np.array(b).tobytes() for b in want]
+
+
+@hypothesis.given(st.lists(st.integers(0, 40), max_size=30), st.lists(st.integers(0, 40), max_size=30))
+def test_shared_inputs_are_those_of_intersect1d(a, b):
+    rows_b, rows_c = np.unique(np.array(a, dtype=np.int64)), np.unique(np.array(b, dtype=np.int64))
+    position = np.full(41, -1)
+    position[rows_b] = np.arange(len(rows_b))
+    _, want_b, want_c = np.intersect1d(rows_b, rows_c, assume_unique=True, return_indices=True)
+    got_b, got_c = update_module._shared(position, rows_c)
+    assert got_b.tolist() == want_b.tolist() and got_c.tolist() == want_c.tolist()
+
+
+@hypothesis.given(st.lists(st.integers(-5, 400), max_size=40))
+def test_distinct_days_are_numpy_unique(days):
+    days = np.array(days, dtype=np.int64)
+    assert design_module._distinct_days(days).tolist() == np.unique(days).tolist()
+
+
+def test_distinct_pairs_by_table_and_by_hashing_agree(default_inputs, monkeypatch):
+    scenario, log = default_inputs
+    rows = np.arange(len(log))
+    by_table = design_module._distinct_pairs(log, "event", "given", rows)
+    monkeypatch.setattr(design_module, "_DIRECT_PAIRS", 0)
+    by_hash = design_module._distinct_pairs(log, "event", "given", rows)
+    # the pairs may be listed in another order; each row's pair is the same
+    assert [by_table[1][c] for c in by_table[0]] == [by_hash[1][c] for c in by_hash[0]]
+    assert len(set(by_table[1])) == len(by_table[1]) == len(by_hash[1])
