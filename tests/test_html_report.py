@@ -362,6 +362,8 @@ def test_repr_html_is_the_same_in_a_fresh_process_and_import_stays_light(tmp_pat
 def browser():
     """Headless Chromium through Selenium 4, with the driver at /usr/bin/chromedriver (selenium-manager never runs)."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.exists() and os.access(p, os.X_OK))]
+    if missing and os.environ.get("FORECAST_REQUIRE_BROWSER") == "1":  # CI (.ci/run): never a place to skip
+        pytest.fail(f"FORECAST_REQUIRE_BROWSER=1 but {', '.join(missing)} not installed")
     if missing:
         pytest.skip(f"no browser to test report.html in: {', '.join(missing)} not installed "
                     "(`make test` installs Debian's chromium and chromium-driver; it needs root or sudo)")
