@@ -432,8 +432,10 @@ def path_table(scenario: Scenario, found: list[tuple[tuple[tuple[str, str], ...]
 def format_table(table: pd.DataFrame, fmt: str, digits: int = 4) -> str:
     """Render a table as ``text``, ``csv``, ``markdown`` or ``json``.
 
-    ``csv`` and ``json`` keep full precision (round-trip floats); ``text`` and
-    ``markdown`` round probabilities to ``digits`` places.
+    One convention everywhere: ``csv`` and ``json`` keep probabilities as fractions at full
+    precision (round-trip floats); ``text`` and ``markdown`` show them as percentages
+    (``digits`` places of the fraction: 4 gives ``2.17%``), R-hat to 3 places and ESS as a
+    whole number.
     """
     if fmt == "csv":
         return table.to_csv(index=False, lineterminator="\n", float_format=lambda v: repr(float(v)))
@@ -443,7 +445,7 @@ def format_table(table: pd.DataFrame, fmt: str, digits: int = 4) -> str:
     shown = table.copy()
     for c in shown.columns:
         if shown[c].dtype.kind == "f":
-            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
+            shown[c] = shown[c].map(_for_people(c, digits))
         else:
             shown[c] = shown[c].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     if fmt == "markdown":
@@ -460,6 +462,25 @@ def format_table(table: pd.DataFrame, fmt: str, digits: int = 4) -> str:
         out += ["  ".join(cell(v, w, r) for v, w, r in zip(row, widths, right, strict=True)).rstrip() for row in shown.itertuples(index=False)]
         return "\n".join(out) + "\n"
     raise ForecastError(f"format {fmt!r} is not one of text, csv, markdown, json")
+
+
+#: Columns that hold probabilities: fractions in CSV and JSON, percentages in text, Markdown and HTML.
+PROBABILITY_COLUMNS = frozenset({"probability", "lower", "upper"})
+#: Diagnostics shown to people at the precision that means something.
+_DIAGNOSTIC_DIGITS = {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0}
+
+
+def _for_people(column: str, digits: int) -> Callable[[float], str]:
+    """How a float column is shown in text and Markdown.
+
+    ``digits`` are places of a fraction, so a probability keeps ``digits - 2`` places as a
+    percentage (0.0217 -> ``2.17%``).
+    """
+    if column in PROBABILITY_COLUMNS:
+        places = max(digits - 2, 0)
+        return lambda v: "" if pd.isna(v) else f"{100 * v:.{places}f}%"
+    places = _DIAGNOSTIC_DIGITS.get(column, digits)
+    return lambda v: "" if pd.isna(v) else f"{v:.{places}f}"
 
 
 def _json_value(v: Any) -> Any:
