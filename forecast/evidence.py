@@ -1,13 +1,15 @@
 """The dated evidence log: reading, validating and appending entries.
 
-The log is a CSV file, one entry a row (columns in ``data/README.md``). A well-formed
-file (checked on its bytes: quotes, line ends) is parsed by Arrow's CSV reader in
-threads; anything unusual by pandas and :mod:`csv` row by row, which say what is wrong
-(a test checks that the two readings agree wherever the first answers). The text is
-then validated column by column against the scenario in a few named checks, each
-running once per distinct value of a column (a log has few distinct dates, events,
-grades; ``benchmarks/bench_exact.py`` measures it all against ``read_csv``). Every
-problem is reported at once as ``PATH:LINE: column: message``. Appending writes a new file beside
+The log is a CSV file, one entry a row (columns in ``data/README.md``). pandas parses
+it (from the file, in threads, while the bytes are read and checked); each row's line
+is known from the line ends, or where quoted values hold line breaks from the quotes
+(both on the bytes, vectorised), and only a file quoted out of the ordinary, or rows
+pandas cannot read, are gone through row by row with :mod:`csv`, which says what is
+wrong. The text is then validated column by column against the scenario in a few
+named checks, each running once per distinct value of a column (a log has few
+distinct dates, events, grades; ``benchmarks/bench_exact.py`` measures it all against
+``read_csv``). Every problem is reported at once as ``PATH:LINE: column: message``.
+Appending writes a new file beside
 the old one and renames it into place, so a failed append leaves the log as it was; it
 holds an exclusive lock throughout, so concurrent appends are serialised and none is lost
 (``docs/guarantees.md``).
@@ -175,13 +177,16 @@ def load_evidence(path: str | Path, scenario: Scenario | None) -> EvidenceLog:
         found.add(1, "file", f"{before[0]:,} bytes; an evidence log is at most {MAX_EVIDENCE_BYTES:,} bytes "
                   "(see Limits in data/README.md)")
         found.raise_if_any()
-    data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
-    # pandas parses a regular file fastest from the file itself (in threads): the careful
-    # reading takes it from there if it is still what was read
-    same_file = before is not None and len(data) == before[0] and _file_state(path) == before
-    data = data.removeprefix(codecs.BOM_UTF8)
-    _check_text(data, found)
-    frame, lines = _read_table(data, found, (lambda: _file_state(path) == before) if same_file else None, path)
+    # pandas parses a regular file fastest from the file itself (in threads), and releases the
+    # GIL while it does: it starts now, and its frame is used if the file did not change meanwhile
+    with ThreadPoolExecutor(1) as pool:
+        parsing = pool.submit(_read_strings, path) if before is not None else None
+        data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
+        if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
+            parsing = None  # changed while read: parse what was read
+        data = data.removeprefix(codecs.BOM_UTF8)
+        _check_text(data, found)
+        frame, lines = _read_table(data, found, parsing, lambda: _file_state(path) == before)
     del data  # (the frame holds the text now: the bytes need not stay in memory while it is checked)
     found.raise_if_any()
     return _validate(frame, lines, scenario, path_text, strip=True)
@@ -209,28 +214,42 @@ def _file_state(path: str | Path) -> tuple[int, int] | None:
     return (stat.st_size, stat.st_mtime_ns) if S_ISREG(stat.st_mode) else None
 
 
-def _read_table(data: bytes, found: Problems, unchanged: Any = None,
-                path: str | Path | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+def _read_table(data: bytes, found: Problems, parsing: Future | None = None,
+                unchanged: Any = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Parse the CSV (UTF-8 bytes) into strings; return the frame and each row's line number.
 
-    A well-formed file is read by :func:`_read_fast`; anything else (or a file that
-    reader refuses) by :func:`_read_careful`, which reports what is wrong. ``path``, if
-    ``unchanged()`` says it still holds ``data``, is where pandas may read the file from.
+    pandas parses; what it lets through (rows shorter than the header, which it pads)
+    is checked on the bytes, and the rows it cannot read are reported row by row.
+    ``parsing``, if given, is pandas already parsing the file ``data`` was read from
+    (see :func:`load_evidence`); its frame is taken if ``unchanged()`` still holds.
     """
     header = _read_header(data, found)
     if header is None:
         return pd.DataFrame(), np.array([])
-    body = _second_line(data)
-    with ThreadPoolExecutor(1) as pool:
-        # Arrow parses (in threads of its own, without the GIL) while the bytes are scanned
-        parsing = pool.submit(_parse_arrow, data, body, len(header)) if body and _arrow_string_type() else None
-        line_ends, quotes = _scan(data, quotes=True)
-        read = _read_fast(data, header, line_ends, quotes, parsing)
-    if read is None:
-        read = _read_careful(data, header, line_ends, found, path if unchanged is not None else None, unchanged)
-        if read is None:
-            return pd.DataFrame(), np.array([])
-    frame, lines, blank = read
+    line_ends = _line_ends(data)  # while pandas parses
+    frame = None
+    if parsing is not None:
+        try:
+            frame = parsing.result() if unchanged() else None
+        except Exception:  # whatever failed there, the bytes read decide (below)
+            frame = None
+    try:
+        if frame is None:
+            frame = _read_strings(data)
+    except (pd.errors.ParserError, ValueError):
+        _ragged_rows(data.decode("utf-8"), len(header), found)
+        return pd.DataFrame(), np.array([])
+    if not isinstance(frame.index, pd.RangeIndex):
+        # a first row longer than the header made pandas take its first values as the
+        # index (shifting every column): report the rows by their fields instead
+        _ragged_rows(data.decode("utf-8"), len(header), found)
+        return pd.DataFrame(), np.array([])
+    frame.columns = header
+    lines, row_ends = _row_lines(data, line_ends, len(frame))
+    blank = _blank_rows(frame)
+    short = _ragged_rows_short(data, line_ends, row_ends, frame, blank) if blank.sum() < len(frame) else {}
+    for line, n in short.items():
+        found.add(line, "row", f"has {n} fields; the header has {len(header)}")
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
     lines = lines[~blank] if len(lines) == len(blank) else lines[: len(frame)]
@@ -240,22 +259,11 @@ def _read_table(data: bytes, found: Problems, unchanged: Any = None,
     return frame[list(COLUMNS)], lines  # not yet stripped: _validate strips each distinct value
 
 
-def _first_line_end(data: bytes) -> int:
-    r"""Where the first line ends (``\n``, ``\r\n`` or a lone ``\r``), or -1."""
-    end = data.find(b"\n")
-    cr = data.find(b"\r", 0, len(data) if end < 0 else end)
-    return cr if cr >= 0 else end
-
-
-def _second_line(data: bytes) -> int:
-    """Where the second line starts (0: there is none)."""
-    end = _first_line_end(data)
-    return 0 if end < 0 else end + (2 if data[end:end + 2] == b"\r\n" else 1)
-
-
 def _read_header(data: bytes, found: Problems) -> list[str] | None:
     """The column names of the first line, or None (with the problems added to ``found``)."""
-    end = _first_line_end(data)
+    end = data.find(b"\n")
+    cr = data.find(b"\r", 0, len(data) if end < 0 else end)
+    end = cr if cr >= 0 else end  # a line ends at \n, \r\n or a lone \r
     first = (data if end < 0 else data[:end]).decode("utf-8")
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if not any(header):
@@ -272,147 +280,50 @@ def _read_header(data: bytes, found: Problems) -> list[str] | None:
     return None if len(found) else header
 
 
+def _row_lines(data: bytes, line_ends: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(lines, row ends)``: the line each of pandas' ``n_rows`` rows starts on, and where each row ends.
+
+    Usually every row is one line. Where quoted values hold line breaks, the quotes
+    tell which line ends end rows (:func:`_quoted_rows`); only a file whose quotes that
+    cannot read is counted row by row with :mod:`csv` (its row ends are then None).
+    """
+    if _n_lines(data, line_ends) == n_rows + 1:
+        return np.arange(2, n_rows + 2), line_ends
+    rows = _quoted_rows(data, line_ends)
+    if rows is not None and len(rows[0]) == n_rows:
+        return rows
+    return np.array([line for line, _ in _csv_rows(data.decode("utf-8"))][1:][:n_rows]), None
+
+
 _QUOTE, _COMMA, _LF, _CR = (ord(c) for c in '",\n\r')
 _FIELD_EDGE = np.zeros(256, dtype=bool)  # what may stand before an opening quote or after a closing one
 _FIELD_EDGE[[_QUOTE, _COMMA, _LF, _CR]] = True
-_BLOCK = 1 << 22  # bytes Arrow parses in one piece (in threads)
 
 
-def _arrow_string_type() -> Any:
-    """The text dtype of pandas when it is Arrow-backed (pandas 3), else None (no fast reading)."""
-    dtype = pd.Series([""]).dtype
-    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+def _quoted_rows(data: bytes, line_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows' first lines and ends, told by the quotes; None if the quoting is unusual.
 
-
-def _read_fast(data: bytes, header: list[str], line_ends: np.ndarray, quotes: np.ndarray,
-               parsing: Future | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
-    """Parse a well-formed log with Arrow's CSV reader; None when anything is unusual.
-
-    The careful reading (:func:`_read_careful`: pandas' parser, then row-by-row checks
-    of what pandas lets through) has the messages. This one takes only files on which
-    the readers agree, and checks that on the bytes first: every quote opens a field
-    (after a comma, a line end or a closing quote: ``""`` inside a quoted value), or
-    closes one (before a comma, a line end, a quote or the end), and the header holds
-    none. Then whether a quote opens or closes is told by the number of quotes before
-    it (even or odd), a line end inside quotes is part of a value, and the other line
-    ends split the rows: each row's first line is known without reading row by row,
-    and so are the empty lines (which Arrow skips). A row of the wrong width, bytes that
-    are not UTF-8 (Arrow refuses both) or a row count other than the bytes say send the
-    file to the careful reading.
-
-    ``parsing`` is Arrow's reading of the rows (:func:`_parse_arrow`) under way, as if
-    no value held a line end; it is read again if one does.
+    Usual quoting: every quote opens a value (after a comma, a line end or a closing
+    quote, as in ``""`` inside a quoted value), or closes one (before a comma, a line
+    end, a quote or the end), and the header holds none. Then a quote with an even
+    number of quotes before it opens, an odd one closes, and a line end with an odd
+    number before it is inside a quoted value; the other line ends end rows, as pandas
+    and :mod:`csv` read them (each line break a row, but one after the last row).
     """
-    string_type = _arrow_string_type()
-    if string_type is None or parsing is None or not len(line_ends):
-        return None
     text = np.frombuffer(data, dtype=np.uint8)
-    body = int(line_ends[0]) + 1  # the header is the first line
-    if len(quotes) % 2 or (len(quotes) and quotes[0] < body):
+    quotes = _scan(data, quotes=True, lines=False)[1]
+    if not len(line_ends) or len(quotes) % 2 or (len(quotes) and quotes[0] <= line_ends[0]):
         return None
-    inside = np.zeros(len(line_ends), dtype=bool)
-    if len(quotes):
-        opening, closing = quotes[0::2], quotes[1::2]
-        last = len(text) - 1
-        after = _FIELD_EDGE[text[np.minimum(closing + 1, last)]] | (closing == last)  # (or the end of the data)
-        if not (_FIELD_EDGE[text[opening - 1]].all() and after.all()):
-            return None
-        inside = (np.searchsorted(quotes, line_ends) % 2).astype(bool)  # a line end within a quoted value
-    row_ends = line_ends[~inside]
-    # a row runs from just after a row end to the next one (or the end of the data)
-    starts, stops = row_ends + 1, np.append(row_ends[1:], len(data))
-    empty = stops <= starts
-    if b"\r" in data:  # a \r\n ends a line at its \n: the \r before is no content
-        crlf = (stops < len(data)) & (text[np.minimum(stops, len(data) - 1)] == _LF) & (text[stops - 1] == _CR)
-        empty = stops - crlf <= starts
-    lines = np.flatnonzero(~inside)[~empty] + 2  # a row starts on the line after the row end before it
-    table = _parse_arrow(data, body, len(header), newlines=True) if inside.any() else parsing.result()
-    if table is None or table.num_rows != len(lines):
+    opening, closing = quotes[0::2], quotes[1::2]
+    last = len(text) - 1
+    after = _FIELD_EDGE[text[np.minimum(closing + 1, last)]] | (closing == last)  # (or the end of the data)
+    if not (_FIELD_EDGE[text[opening - 1]].all() and after.all()):
         return None
-    import pyarrow as pa
-
-    frame = table.to_pandas(types_mapper={pa.large_string(): string_type}.get)
-    frame.columns = header
-    return frame, lines, _blank_rows(frame)
-
-
-def _parse_arrow(data: bytes, body: int, n_columns: int, newlines: bool = False) -> Any:
-    """The rows from byte ``body`` on as an Arrow table of text columns, or None if Arrow refuses them.
-
-    ``newlines``: whether a quoted value may hold a line end (Arrow then splits the
-    data for its threads more carefully).
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    names = [f"c{i}" for i in range(n_columns)]
-    try:
-        return pacsv.read_csv(
-            pa.py_buffer(data)[body:],
-            read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK),
-            parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-            memory_pool=_parse_pool())
-    except pa.ArrowException:  # (ArrowInvalid: a ragged row, bytes that are not UTF-8 ...)
-        return None
-
-
-def _parse_pool() -> Any:
-    """The allocator of the parsed text: jemalloc where Arrow has it, else the C library's.
-
-    Measured on a million-entry log (``benchmarks/bench_exact.py``): a fresh process's
-    first large allocations cost a fraction of what Arrow's default here (mimalloc) asks
-    of the kernel for them, and jemalloc also leaves the lowest peak of memory.
-    """
-    import pyarrow as pa
-
-    try:
-        return pa.jemalloc_memory_pool()
-    except (NotImplementedError, pa.ArrowException):  # (Arrow built without it)
-        return pa.system_memory_pool()
-
-
-def _read_careful(data: bytes, header: list[str], line_ends: np.ndarray, found: Problems,
-                  path: str | Path | None, unchanged: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
-    """Read with pandas, row by row where pandas is lax; None when the rows cannot be read (see ``found``).
-
-    Returns the frame, each row's line and which rows are blank.
-
-    Rows of the wrong width and quotes left open are reported with their lines.
-    ``path``, if given, is read by pandas instead of ``data`` when ``unchanged()`` says the
-    file is still what was read.
-    """
-    frame = None
-    if path is not None:
-        try:
-            frame = _read_strings(path)
-            frame = frame if unchanged() else None
-        except Exception:  # whatever failed there, the bytes read decide (below)
-            frame = None
-    try:
-        if frame is None:
-            frame = _read_strings(data)
-    except (pd.errors.ParserError, ValueError):
-        _ragged_rows(data.decode("utf-8"), len(header), found)
-        return None
-    if not isinstance(frame.index, pd.RangeIndex):
-        # a first row longer than the header made pandas take its first values as the
-        # index (shifting every column): report the rows by their fields instead
-        _ragged_rows(data.decode("utf-8"), len(header), found)
-        return None
-    frame.columns = header
-    n_lines = _n_lines(data, line_ends)
-    one_line_each = n_lines == len(frame) + 1
-    if one_line_each:
-        lines = np.arange(2, len(frame) + 2)
-    else:  # quoted fields spanning lines: count lines the slow, sure way
-        lines = np.array([line for line, _ in _csv_rows(data.decode("utf-8"))][1:][: len(frame)])
-    blank = _blank_rows(frame)
-    short = _ragged_rows_short(data, line_ends, frame, blank, one_line_each) if blank.sum() < len(frame) else {}
-    for line, n in short.items():
-        found.add(line, "row", f"has {n} fields; the header has {len(header)}")
-    return frame, lines, blank
+    outside = ~(np.searchsorted(quotes, line_ends) % 2).astype(bool)
+    row_ends = line_ends[outside]
+    lines = np.flatnonzero(outside) + 2  # a row starts on the line after the row end before it
+    n_rows = len(row_ends) - (1 if row_ends[-1] == last else 0)  # (no row after a last line break)
+    return lines[:n_rows], row_ends
 
 
 def _line_ends(data: bytes) -> np.ndarray:
@@ -423,29 +334,26 @@ def _line_ends(data: bytes) -> np.ndarray:
     return _scan(data)[0]
 
 
-def _scan(data: bytes, quotes: bool = False, block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+def _scan(data: bytes, quotes: bool = False, lines: bool = True, block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     """``(line ends, quotes)``: the positions of the line ends (:func:`_line_ends`) and of the quotes.
 
     The bytes are scanned block by block in one pass, which keeps the scan in the CPU
-    cache and allocates nothing the size of the file; quotes are looked for only if
-    ``quotes``.
+    cache and allocates nothing the size of the file; line ends are looked for only if
+    ``lines``, quotes only if ``quotes``.
     """
     text = np.frombuffer(data, dtype=np.uint8)
-    wanted = [_LF] + ([_CR] if b"\r" in data else []) + ([_QUOTE] if quotes and b'"' in data else [])
+    wanted = (([_LF, _CR] if b"\r" in data else [_LF]) if lines else []) + ([_QUOTE] if quotes and b'"' in data else [])
     found: dict[int, list[np.ndarray]] = {byte: [] for byte in wanted}
-    hit, other = np.empty(min(block, len(text)), dtype=bool), np.empty(min(block, len(text)), dtype=bool)
-    for at in range(0, len(text), block):
+    hit, other = (np.empty(min(block, len(text)), dtype=bool) for _ in range(2))
+    for at in range(0, len(text), block) if wanted else ():
         chunk = text[at:at + block]
         mask = np.equal(chunk, wanted[0], out=hit[: len(chunk)])
         for byte in wanted[1:]:
             mask |= np.equal(chunk, byte, out=other[: len(chunk)])
         where = np.flatnonzero(mask)
-        if len(wanted) == 1:
-            found[_LF].append(where + at)
-            continue
-        which = chunk[where]
+        which = chunk[where] if len(wanted) > 1 else None
         for byte in wanted:
-            found[byte].append(where[which == byte] + at)
+            found[byte].append((where if which is None else where[which == byte]) + at)
 
     def joined(byte: int) -> np.ndarray:
         parts = found.get(byte, [])
@@ -539,11 +447,14 @@ def _ragged_rows(text: str, width: int, found: Problems) -> None:
             found.add(last, "file", "not a readable CSV file")
 
 
-def _ragged_rows_short(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, blank: np.ndarray,
-                       one_line_each: bool) -> dict[int, int]:
-    """Rows with fewer fields than the header (pandas pads them silently)."""
+def _ragged_rows_short(data: bytes, line_ends: np.ndarray, row_ends: np.ndarray | None, frame: pd.DataFrame,
+                       blank: np.ndarray) -> dict[int, int]:
+    """Rows with fewer fields than the header (pandas pads them silently).
+
+    ``row_ends``: where the header and each row end (see :func:`_row_lines`), if known.
+    """
     width = frame.shape[1]
-    if one_line_each and _rows_all_full(data, line_ends, frame, blank):
+    if row_ends is not None and _rows_all_full(data, row_ends, frame, blank):
         return {}
     n_lines = _n_lines(data, line_ends)  # the header's commas count too
     if b'"' not in data and data.count(b",") >= (width - 1) * n_lines:
@@ -551,22 +462,22 @@ def _ragged_rows_short(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, 
     return {line: len(row) for line, row in _csv_rows(data.decode("utf-8")) if row and any(row) and len(row) < width}
 
 
-def _rows_all_full(data: bytes, line_ends: np.ndarray, frame: pd.DataFrame, blank: np.ndarray) -> bool:
+def _rows_all_full(data: bytes, row_ends: np.ndarray, frame: pd.DataFrame, blank: np.ndarray) -> bool:
     """Tell quickly whether every row that is not blank surely has all its fields.
 
     pandas pads a short row with empty values. A row whose last ``t`` values are empty
-    has every field exactly when its line ends in ``t`` commas (an empty field is
-    nothing but its comma; a value before it cannot end in a bare comma), so only the
-    ends of the lines are read. It needs one line a row (``one_line_each``; no quoted
-    line breaks), no carriage return but before a line feed, and no row longer than
-    the header (pandas raises on those, unless the first one made it an index).
+    has every field exactly when it ends in ``t`` commas (an empty field is nothing but
+    its comma; a value before it cannot end in a bare comma, and a quoted one ends in a
+    quote), so only the ends of the rows are read. It needs where the header and each
+    row end (``row_ends``), no carriage return but before a line feed, and no row longer
+    than the header (pandas raises on those, unless the first one made it an index).
     False means "not sure": the caller then reads the file row by row.
     """
     if not isinstance(frame.index, pd.RangeIndex):
         return False
-    text, ends = np.frombuffer(data, dtype=np.uint8), line_ends
+    text, ends = np.frombuffer(data, dtype=np.uint8), row_ends
     if b"\r" in data:
-        if np.count_nonzero(text == ord("\r")) != np.count_nonzero(text[ends - 1] == ord("\r")):
+        if data.count(b"\r") != np.count_nonzero(text[ends - 1] == ord("\r")):
             return False
         ends = ends - (text[ends - 1] == ord("\r"))
     if not data.endswith((b"\n", b"\r")):
