@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write every table and figure, and report.html, to a folder")
     inputs(p)
     method(p)
+    priors(p)
     p.add_argument("--out", default="reports/latest", metavar="DIR", help="report folder (default: reports/latest)")
     p.add_argument("--since", metavar="OLD_REPORT",
                    help="an earlier report folder of this scenario: report.html says what changed since, and why")
@@ -494,12 +495,16 @@ def _report(args: argparse.Namespace) -> int:
     from .report import DEFAULT_FOLD, write_report
 
     scenario, evidence, paths = _load(args)
+    named: list = [*paths]
+    if args.priors:
+        _, scenario = _pooled(args, scenario, paths)
+        named = [*paths[:-1], ("priors", paths[-1])]  # named: there may be no resolutions file before it
     progress.stage(f"computing the forecast ({args.method})")
     result = _make(args, scenario, evidence)
     status = _check_diagnostics(result, args.strict)
     _check_report_size(result)
     fold = DEFAULT_FOLD if args.fold is None else args.fold
-    folder = write_report(result, args.out, inputs=paths, fold=fold, since=args.since, show_progress=True)
+    folder = write_report(result, args.out, inputs=named, fold=fold, since=args.since, show_progress=True)
     print(_terminal(result.text))
     print(_terminal(f"\nreport written to {folder}"))
     return status

@@ -319,16 +319,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _inputs(result: Forecast, inputs: Sequence[str | Path]) -> list[dict[str, Any]]:
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        paths = [Path(p) for p in (result.scenario.path, result.evidence.path) if Path(p).is_file()]
+def _inputs(result: Forecast, inputs: Sequence[str | Path | tuple[str, str | Path]]) -> list[dict[str, Any]]:
+    """The manifest's inputs, each with its role, path, SHA-256 and size.
+
+    A ``(role, path)`` pair names its role; a bare path's role is its position (scenario,
+    evidence, resolutions).
+    """
+    items = list(inputs) or [p for p in (result.scenario.path, result.evidence.path) if Path(p).is_file()]
     roles = ["scenario", "evidence", "resolutions"]
     out = []
-    for i, path in enumerate(paths):
+    for i, item in enumerate(items):
+        role, path = (item[0], Path(item[1])) if isinstance(item, tuple) else \
+            (roles[i] if i < len(roles) else "input", Path(item))
         data = path.read_bytes()
-        out.append({"role": roles[i] if i < len(roles) else "input", "path": str(path),
-                    "sha256": _sha256(data), "bytes": len(data)})
+        out.append({"role": role, "path": str(path), "sha256": _sha256(data), "bytes": len(data)})
     return out
 
 
@@ -413,7 +417,7 @@ def _check_fold(fold: float) -> float:
 # --------------------------------------------------------------------------- the folder
 
 
-def render_report(result: Forecast, inputs: Sequence[str | Path] = (), figures: bool = True,
+def render_report(result: Forecast, inputs: Sequence[str | Path | tuple[str, str | Path]] = (), figures: bool = True,
                   created: dt.datetime | None = None, fold: float = DEFAULT_FOLD,
                   since: str | Path | None = None, show_progress: bool = False) -> dict[str, bytes]:
     """Every file of a report folder, in memory: ``{relative path: bytes}``.
@@ -449,7 +453,7 @@ def render_report(result: Forecast, inputs: Sequence[str | Path] = (), figures: 
     return _render(result, inputs, figures, created, fold, since, show_progress, "this report")
 
 
-def _render(result: Forecast, inputs: Sequence[str | Path], figures: bool, created: dt.datetime | None,
+def _render(result: Forecast, inputs: Sequence[str | Path | tuple[str, str | Path]], figures: bool, created: dt.datetime | None,
             fold: float, since: str | Path | None, show_progress: bool, label: str | Path) -> dict[str, bytes]:
     fold = _check_fold(fold)
     with contextlib.ExitStack() as stack:
@@ -500,7 +504,8 @@ def _render(result: Forecast, inputs: Sequence[str | Path], figures: bool, creat
     return files
 
 
-def write_report(result: Forecast, out: str | Path, inputs: Sequence[str | Path] = (), figures: bool = True,
+def write_report(result: Forecast, out: str | Path, inputs: Sequence[str | Path | tuple[str, str | Path]] = (),
+                 figures: bool = True,
                  fold: float = DEFAULT_FOLD, since: str | Path | None = None, show_progress: bool = False) -> Path:
     """Write a report folder (every table, figure, ``report.html`` and the manifest) to ``out``; return it.
 
@@ -518,9 +523,11 @@ def write_report(result: Forecast, out: str | Path, inputs: Sequence[str | Path]
     result : Forecast
     out : path
         The report folder.
-    inputs : sequence of path
-        The scenario and evidence files (``forecast report`` passes both), hashed into
-        the manifest and protected from being overwritten.
+    inputs : sequence of path or (role, path)
+        The scenario and evidence files (``forecast report`` passes both, and any
+        resolutions and priors files), hashed into the manifest and protected from being
+        overwritten. A bare path's role is its position (scenario, evidence, resolutions);
+        a ``(role, path)`` pair names it, as ``("priors", "analysts.csv")``.
     figures : bool
         Draw the figures (the slowest part).
     fold : float, default 0.005
@@ -545,7 +552,8 @@ def write_report(result: Forecast, out: str | Path, inputs: Sequence[str | Path]
     shown = str(out)
     target = _files.follow(out, f"{shown}: --out")
     inputs = list(inputs)
-    protected = [Path(p) for p in inputs] or [Path(p) for p in (result.scenario.path, result.evidence.path)]
+    protected = [Path(p[1] if isinstance(p, tuple) else p) for p in inputs] or \
+        [Path(p) for p in (result.scenario.path, result.evidence.path)]
     _check_target(target, protected, shown=shown)
     files = _render(result, inputs, figures, None, fold, since, show_progress, shown)
     parent = target.parent

@@ -208,7 +208,7 @@ class Forecast:
         return forecast_html(self)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ExactForecast(Forecast):
     """The exact update's forecast (``method == "exact"``).
 
@@ -234,7 +234,7 @@ class ExactForecast(Forecast):
         return trajectory_table(self.states, self.level, self.seed, self.n_draws)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class McmcForecast(Forecast):
     """The PyMC model's forecast (``method == "mcmc"``).
 

@@ -74,3 +74,11 @@ def test_notebook_defines_no_function_longer_than_a_line(path):
 def test_notebook_runs_on_the_python3_kernel(path):
     meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]
     assert meta["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_outputs_name_no_folder_of_this_machine(path):
+    """A fresh clone lives elsewhere: an output holding this checkout's path would fail nbval there."""
+    text = json.dumps([c.get("outputs", []) for c in cells(path, "code")])
+    here = str(Path(__file__).resolve().parent.parent)
+    assert here not in text, f"an output shows {here}; show a name, not a path"

@@ -400,3 +400,22 @@ def test_cli_never_writes_over_the_priors_file(capsys, tmp_path):
     assert main(["table", "--priors", str(path), "-o", str(path)]) == 1
     assert "refusing to overwrite an input file" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+def test_report_pools_the_priors_and_names_the_file_in_its_manifest(tmp_path):
+    import json
+
+    from forecast.cli import main
+    from forecast.pooling import example_priors_path, load_priors, pool
+    from forecast.reading import read_table
+
+    out = tmp_path / "report"
+    assert main(["report", "--priors", str(example_priors_path()), "--out", str(out)]) == 0
+    inputs = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["inputs"]
+    assert [i["role"] for i in inputs] == ["scenario", "evidence", "priors"]
+    assert inputs[-1]["path"] == str(example_priors_path())
+    scenario, evidence = fc.load_default()
+    pooled = fc.exact_update(pool(scenario, load_priors(example_priors_path(), scenario)), evidence)
+    written = read_table(out, "marginals")
+    assert np.allclose(written["probability"].to_numpy(), pooled.marginals["probability"].to_numpy(), atol=1e-12)
+    assert not np.allclose(written["probability"].to_numpy(), fc.exact_update(scenario, evidence).marginals["probability"].to_numpy())

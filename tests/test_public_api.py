@@ -80,3 +80,9 @@ def test_help_leads_with_the_map():
     description = text.index("DESCRIPTION")
     assert text.index("import forecast as fc", description) < text.index("CLASSES")
     assert forecast.__doc__ is not None and ">>>" not in forecast.__doc__  # a map, not a doctest
+
+
+def test_a_forecast_repr_is_short_and_names_no_path():
+    scenario, evidence = forecast.load_default()
+    text = repr(forecast.exact_update(scenario, evidence, as_of="2025-04-18"))
+    assert text == "<ExactForecast ukraine-talks-2025 as of 2025-04-18>"  # nbval compares it: no paths, no addresses
