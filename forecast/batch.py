@@ -40,7 +40,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import sys
 import tempfile
 import threading
@@ -377,33 +376,9 @@ def write_folder(files: Mapping[str, bytes], out: str | Path, inputs: Sequence[s
     >>> (folder / "manifest.json").read_bytes() == files["manifest.json"]
     True
     """
-    from . import _files
-    from .report import _check_target, _recover, _swap_in, _write_file
+    from .report import write_files
 
-    shown = str(out)
-    target = _files.follow(out, f"{shown}: --out")
-    protected = [Path(p) for p in inputs]
-    _check_target(target, protected, shown=shown)
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ForecastError(f"{shown}: --out: cannot make the folder {parent} ({exc.strerror or exc})") from None
-    with _files.locked(target, shown=f"{shown}: --out"):
-        _recover(target, shown)
-        _check_target(target, protected, shown=shown)
-        staging = parent / f".{target.name}.{secrets.token_hex(4)}.partial"
-        staging.mkdir()
-        try:
-            for name, data in files.items():
-                _write_file(staging / name, data)
-            for folder in sorted({(staging / name).parent for name in files}, key=lambda p: -len(p.parts)):
-                _files.fsync_dir(folder)
-            _swap_in(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return Path(out)
+    return write_files(files, out, [Path(p) for p in inputs])
 
 
 # --------------------------------------------------------------------------- the command (on the client)

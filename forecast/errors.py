@@ -204,6 +204,23 @@ class Problems:
             self.add(1, "file", f"cannot be read: {exc.strerror}")
         raise InputError(self.items)
 
+    def read_text(self, path: str | Path, what: str, limit: int, kind: str = "a text file") -> str:
+        """The file as UTF-8 text, a BOM dropped.
+
+        As :meth:`read_bytes`, then one located problem and a raise for bytes that are not
+        UTF-8 or for a NUL byte (``kind`` names what the file then is not).
+        """
+        raw = self.read_bytes(path, what, limit=limit)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.add(raw[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
+            raise InputError(self.items) from None
+        if "\x00" in text:
+            self.add(text[: text.index("\x00")].count("\n") + 1, "file", f"contains NUL bytes; not {kind}")
+            raise InputError(self.items)
+        return text
+
     def raise_if_any(self) -> None:
         """Raise :class:`InputError` listing every recorded problem, if any."""
         if self.items:

@@ -174,15 +174,7 @@ def load_priors(path: str | Path, scenario: Scenario) -> PriorSet:
     """
     text_path = str(path)
     found = Problems(text_path)
-    raw = found.read_bytes(path, "a priors file", limit=MAX_SCENARIO_BYTES)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        found.add(raw[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
-        found.raise_if_any()
-    if "\x00" in text:
-        found.add(text[: text.index("\x00")].count("\n") + 1, "file", "contains NUL bytes; not a text file")
-        found.raise_if_any()
+    text = found.read_text(path, "a priors file", limit=MAX_SCENARIO_BYTES)
     is_yaml = Path(text_path).suffix.lower() in (".yaml", ".yml")
     rows = _yaml_rows(text, found) if is_yaml else _csv_rows(text, found)
     return _validate(rows, scenario, found)  # the rows that could be read are checked too: every problem at once

@@ -556,6 +556,21 @@ def write_report(result: Forecast, out: str | Path, inputs: Sequence[str | Path 
         [Path(p) for p in (result.scenario.path, result.evidence.path)]
     _check_target(target, protected, shown=shown)
     files = _render(result, inputs, figures, None, fold, since, show_progress, shown)
+    return write_files(files, out, protected, show_progress=show_progress)
+
+
+def write_files(files: Mapping[str, bytes], out: str | Path, protected: Sequence[Path] = (),
+                show_progress: bool = False) -> Path:
+    """Write a rendered report's files (:func:`render_report`) to the folder ``out``, atomically.
+
+    The files are written aside, synced and renamed in under the folder's lock, after an
+    interrupted earlier write is recovered; ``out`` must be a report folder of ours or absent,
+    and none of ``protected`` (the inputs) may be in the way. ``forecast report`` and
+    ``forecast batch`` (which renders on its workers) both end here.
+    """
+    shown = str(out)
+    target = _files.follow(out, f"{shown}: --out")
+    _check_target(target, protected, shown=shown)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

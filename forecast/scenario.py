@@ -951,15 +951,7 @@ def apply_resolutions(scenario: Scenario, path: str | Path) -> Scenario:
     import csv
 
     found = Problems(str(path))
-    raw = found.read_bytes(path, "a resolutions file", limit=MAX_SCENARIO_BYTES)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        found.add(raw[: exc.start].count(b"\n") + 1, "file", "not UTF-8 text")
-        found.raise_if_any()
-    if "\x00" in text:
-        found.add(text[: text.index("\x00")].count("\n") + 1, "file", "contains NUL bytes; not a CSV text file")
-        found.raise_if_any()
+    text = found.read_text(path, "a resolutions file", limit=MAX_SCENARIO_BYTES, kind="a CSV text file")
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, len(text)))  # a long field is reported below, by its length
     try:
