@@ -382,17 +382,6 @@ def _positions(scenario: Scenario, events: Sequence[str]) -> list[int]:
     return out
 
 
-def _ancestors(scenario: Scenario, events: Sequence[str]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(events)
-    while stack:
-        e = stack.pop()
-        if e not in seen:
-            seen.add(e)
-            stack.extend(scenario.event(e).parents)
-    return seen
-
-
 def joint(scenario: Scenario, branch_points: Sequence[np.ndarray], events: Sequence[str]) -> np.ndarray:
     """The joint distribution of the listed events, by elimination over their ancestors.
 
@@ -429,7 +418,7 @@ def joint(scenario: Scenario, branch_points: Sequence[np.ndarray], events: Seque
     cards = [len(e.outcomes) for e in scenario.events]
     if math.prod(cards[v] for v in wanted) > MAX_JOINT_ENTRIES:
         raise ForecastError(f"the joint of {len(wanted)} events has more than {MAX_JOINT_ENTRIES:,} entries")
-    keep = _ancestors(scenario, events)
+    keep = scenario.ancestors(*events)
     factors = [f for f in _factors(scenario, values) if scenario.events[f.scope[-1]].id in keep]
     operands: list[object] = []
     for f in factors:

@@ -260,6 +260,17 @@ class Scenario:
                                         else f" (its branches: {', '.join(valid)})")
         raise LookupForecastError(f"no branch {event_id} | {text}{hint}")
 
+    def ancestors(self, *event_ids: str) -> set[str]:
+        """The events named and every event they depend on, however indirectly."""
+        seen: set[str] = set()
+        todo = list(event_ids)
+        while todo:
+            e = todo.pop()
+            if e not in seen:
+                seen.add(e)
+                todo.extend(self.event(e).parents)
+        return seen
+
     def paths(self) -> Iterator[tuple[tuple[str, str], ...]]:
         """Every path (one outcome per event), in event order."""
         for combo in itertools.product(*(e.outcomes for e in self.events)):

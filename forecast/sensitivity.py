@@ -152,7 +152,7 @@ class _Target:
         self.points = history.points(-1)
         self.base = self.value(self.points)
         # only the target's event and its ancestors' branches can move it
-        relevant = _ancestors(scenario, target[0])
+        relevant = scenario.ancestors(target[0])
         self.relevant = {b.index for b in scenario.branches if b.event in relevant}
         self.coef: dict[int, np.ndarray] = {}
         for b in sorted(self.relevant):
@@ -199,16 +199,6 @@ class _Target:
             if b in self.coef:
                 total += float(self.coef[b] @ (p[:-1] - self.points[b][:-1]))
         return total
-
-
-def _ancestors(scenario: Scenario, event_id: str) -> set[str]:
-    out, todo = set(), [event_id]
-    while todo:
-        e = todo.pop()
-        if e not in out:
-            out.add(e)
-            todo.extend(scenario.event(e).parents)
-    return out
 
 
 def _rerun_history(design: Design, branches: Sequence[int], **changes: object) -> BeliefHistory:
