@@ -278,13 +278,17 @@ def _figures(result: Forecast, history: BeliefHistory, fold: float = DEFAULT_FOL
 
 
 def _idle_cpus(most: int) -> int:
-    """How many processes can draw at once: at most ``most``, the CPUs this process may use, those not busy."""
+    """How many processes can draw at once.
+
+    At most ``most`` and the CPUs this process may use: the idle CPUs (by the 1-minute load
+    average) and this process's own, which waits while the workers draw.
+    """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this system
         busy = 0.0
-    return max(1, min(most, cpus, int(cpus - busy + 0.5)))
+    return max(1, min(most, cpus, int(cpus - busy + 1.5)))
 
 
 def _render_forked(makers: list[tuple[str, Callable[[], Any]]], workers: int) -> list[dict[str, bytes]] | None:

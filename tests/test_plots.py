@@ -752,6 +752,8 @@ def test_a_busy_machine_draws_in_one_process(monkeypatch):
     monkeypatch.setattr(report.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(report.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
     assert report._idle_cpus(2) == 2
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # one CPU idle, and this process's own
+    assert report._idle_cpus(2) == 2
     monkeypatch.setattr(report.os, "getloadavg", lambda: (1.7, 1.0, 1.0))
     assert report._idle_cpus(2) == 1
     monkeypatch.setattr(report.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
