@@ -25,3 +25,19 @@ def assert_problem(lines: list[str], path, line: int, field: str, *words: str) -
     assert hits, f"no problem starting {prefix!r} in:\n" + "\n".join(lines)
     for word in words:
         assert any(word in text for text in hits), f"{word!r} not in {hits}"
+
+
+def in_process(*args: Any) -> tuple[int, str, str]:
+    """``forecast ARGS`` run in this process: (exit status, standard output, standard error)."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from forecast import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            status = cli.main(list(map(str, args)))
+        except SystemExit as exc:  # argparse's usage errors
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import json
 import os
 import re
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import psutil
 import pytest
 from conftest import SMALL, evidence_csv, scenario_yaml
+from helpers import in_process
 
 from forecast import batch, cli
 from forecast.errors import InputError, Problem
@@ -50,16 +49,6 @@ def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    """``forecast ARGS`` in this process (the batch starts its worker processes from here)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            status = cli.main(list(map(str, args)))
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def folder_files(folder: Path) -> dict[str, bytes]:
@@ -123,13 +112,13 @@ def scenarios(tmp_path: Path, monkeypatch) -> dict[str, list[str]]:
 def test_batch_writes_what_forecast_report_writes_and_reports_a_bad_scenario(scenarios):
     before = children()
     names = ["north", "south", "east", "west"]
-    status, out, err = run("batch", *(scenarios[n][0] for n in names), "--out", "reports", "--as-of", "2025-01-20")
+    status, out, err = in_process("batch", *(scenarios[n][0] for n in names), "--out", "reports", "--as-of", "2025-01-20")
     assert status == 1, err
     assert "3 reports written, 1 failed" in out
     assert children() <= before, "worker processes left running"
     for name in ("north", "south", "east"):
         assert f"{name}: report written to reports/{name}" in out
-        alone_status, _, alone_err = run("report", *scenarios[name][1:], "--out", f"alone/{name}", "--as-of", "2025-01-20")
+        alone_status, _, alone_err = in_process("report", *scenarios[name][1:], "--out", f"alone/{name}", "--as-of", "2025-01-20")
         assert alone_status == 0, alone_err
         assert_same_folders(Path("alone") / name, Path("reports") / name)
     manifest = json.loads((Path("reports") / "north" / "manifest.json").read_text())
@@ -138,7 +127,7 @@ def test_batch_writes_what_forecast_report_writes_and_reports_a_bad_scenario(sce
         "scenario", "evidence", "resolutions"]
     # the bad one: nothing written, and the problems forecast report gives, under its name
     assert not (Path("reports") / "west").exists()
-    alone_status, _, alone_err = run("report", *scenarios["west"][1:], "--out", "alone/west")
+    alone_status, _, alone_err = in_process("report", *scenarios["west"][1:], "--out", "alone/west")
     assert alone_status == 1
     problems = [line for line in alone_err.splitlines() if line.startswith("west/evidence.csv:")]
     assert len(problems) == 2
@@ -158,12 +147,12 @@ def test_batch_on_a_running_cluster(tmp_path, monkeypatch):
     before = children()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         monkeypatch.chdir(tmp_path)
-        status, out, err = run("batch", "one", "--out", "reports", "--scheduler", cluster.scheduler_address)
+        status, out, err = in_process("batch", "one", "--out", "reports", "--scheduler", cluster.scheduler_address)
         assert status == 0, err
         assert cluster.workers, "the batch must not close a cluster it did not start"
     assert children() <= before
     assert out.splitlines()[-1] == "1 report written, 0 failed"
-    assert run("report", "--scenario", "one/scenario.yaml", "--evidence", "one/evidence.csv", "--out", "alone")[0] == 0
+    assert in_process("report", "--scenario", "one/scenario.yaml", "--evidence", "one/evidence.csv", "--out", "alone")[0] == 0
     assert_same_folders(Path("alone"), Path("reports") / "one")
 
 
@@ -174,7 +163,7 @@ def test_problems_found_before_anything_runs(tmp_path, monkeypatch):
     write(tmp_path / "lonely.yaml", scenario_yaml(scenario(1)))
     monkeypatch.chdir(tmp_path)
     before = children()
-    status, out, err = run("batch", "x/same", "y/same", "lonely.yaml", "nowhere", "--out", "reports",
+    status, out, err = in_process("batch", "x/same", "y/same", "lonely.yaml", "nowhere", "--out", "reports",
                            "--workers", "0", "--draws", "many")
     assert status == 1
     lines = err.splitlines()
@@ -192,7 +181,7 @@ def test_workers_and_scheduler_are_exclusive(tmp_path, monkeypatch):
     write(tmp_path / "a" / "scenario.yaml", scenario_yaml(scenario(1)))
     write(tmp_path / "a" / "evidence.csv", evidence_csv(ROWS))
     monkeypatch.chdir(tmp_path)
-    status, _, err = run("batch", "a", "--out", "r", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
+    status, _, err = in_process("batch", "a", "--out", "r", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
     assert status == 1
     assert "<command line>:1: --workers: a cluster named by --scheduler has its own workers" in err
 
@@ -202,7 +191,7 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     write(tmp_path / "a" / "evidence.csv", evidence_csv(ROWS))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(batch, "CONNECT_TIMEOUT", 1)
-    status, _, err = run("batch", "a", "--out", "r", "--scheduler", "tcp://127.0.0.1:9")
+    status, _, err = in_process("batch", "a", "--out", "r", "--scheduler", "tcp://127.0.0.1:9")
     assert status == 1
     assert err.strip().startswith("--scheduler tcp://127.0.0.1:9: cannot connect")
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -374,7 +363,7 @@ def test_an_mcmc_batch(tmp_path, monkeypatch):
     write(tmp_path / "m" / "scenario.yaml", scenario_yaml(scenario(1)))
     write(tmp_path / "m" / "evidence.csv", evidence_csv(ROWS))
     monkeypatch.chdir(tmp_path)
-    status, out, err = run("batch", "m", "--out", "reports", "--workers", "1", "--method", "mcmc",
+    status, out, err = in_process("batch", "m", "--out", "reports", "--workers", "1", "--method", "mcmc",
                            "--draws", "250", "--tune", "250", "--chains", "2", "--seed", "3")
     assert status == 0, err
     manifest = json.loads(Path("reports/m/manifest.json").read_text())

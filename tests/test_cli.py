@@ -9,11 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import in_process
 
 import forecast as fc
 from forecast import cli
@@ -42,15 +42,6 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def digest(*paths) -> list[str]:
     return [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths]
 
-
-def in_process(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            status = cli.main(list(map(str, args)))
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def invoke(*args: str, process: bool, cwd=None) -> tuple[int, str, str]:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import re
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
 import forecast as fc
-from forecast import cli
 from forecast.echoes import DEFAULT_THRESHOLD, STOP_WORDS, EchoWarning, likely_echoes, summary_similarity
 from forecast.scenario import parse_given
 
@@ -249,12 +247,6 @@ def test_planted_echoes_are_found(default_inputs, edit):
 
 # --------------------------------------------------------------------------- forecast validate
 
-
-def in_process(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = cli.main(list(map(str, args)))
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_validate_prints_the_warnings_on_stdout_and_exits_0(write_scenario, write_evidence):

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -532,20 +533,6 @@ def test_resolved_event_marginal_is_exactly_its_outcome(make_inputs):
 
 # ----------------------------------------------------------------------------- the command line
 
-
-def in_process(*args: str) -> tuple[int, str, str]:
-    import io
-    from contextlib import redirect_stderr, redirect_stdout
-
-    from forecast import cli
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            status = cli.main(list(map(str, args)))
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_table_paths_options_select_the_paths(default_inputs):

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import math
 import warnings
-from contextlib import redirect_stderr, redirect_stdout
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import SMALL
+from helpers import in_process
 from test_inference import pgmpy_engine, pgmpy_values, random_tree
 
 import forecast as fc
-from forecast import cli
 from forecast.errors import ForecastError, LookupForecastError
 from forecast.voi import parse_target, value_of_information
-
-
-def in_process(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            status = cli.main(list(map(str, args)))
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def tree_result(scenario, points, as_of=dt.date(2025, 1, 1)):
