@@ -253,9 +253,9 @@ def compile_design(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
     """
     start, as_of_date = resolve_dates(scenario, log, as_of)
     frame = log.frame
-    known = (frame["date"] <= pd.Timestamp(as_of_date)).to_numpy()
     origin = np.datetime64(start, "D")
-    days_all = (frame["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
+    days_all = _days(log, origin)
+    known = days_all <= (np.datetime64(as_of_date, "D") - origin).astype(np.int64)
     snap: set[int] = {0, int((np.datetime64(as_of_date, "D") - origin).astype(np.int64))}
     snap.update(_distinct_days(days_all[known]).tolist())
     for event in scenario.events:
@@ -263,7 +263,7 @@ def compile_design(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
             snap.add(int((np.datetime64(event.resolution.date, "D") - origin).astype(np.int64)))
     snap_days = np.array(sorted(snap), dtype=np.int64)
 
-    is_retraction = (frame["kind"] == "retraction").to_numpy()
+    is_retraction = _kind_is(log, "retraction")
     rows = np.flatnonzero(known & ~is_retraction)
     retraction_rows = np.flatnonzero(known & is_retraction)
     retracted = pd.Series(days_all[retraction_rows], index=frame["retracts"].to_numpy()[retraction_rows])
@@ -281,8 +281,25 @@ def compile_design(scenario: Scenario, log: EvidenceLog, as_of: dt.date | str | 
             for branch in scenario.branches_of(event.id):
                 resolved[branch.index, snap_days >= day] = event.outcomes.index(event.resolution.outcome)
     hazard = hazard_exponents(scenario, start, snap_days) if any(e.hazard for e in scenario.events) else None
-    return Design(scenario, log, start, as_of_date, snap_days, rows, days_all[rows], inputs,
+    entry_days = days_all if len(rows) == len(days_all) else days_all[rows]
+    return Design(scenario, log, start, as_of_date, snap_days, rows, entry_days, inputs,
                   _applies(scenario, log, rows), retracted_day, resolved, hazard)
+
+
+def _days(log: EvidenceLog, origin: np.datetime64) -> np.ndarray:
+    """Each entry's day since ``origin`` (from the distinct dates, when the log kept them)."""
+    if "date" in log._codes:
+        codes, dates = log._codes["date"]
+        return (dates.astype("datetime64[D]") - origin).astype(np.int64)[codes]
+    return (log.frame["date"].to_numpy().astype("datetime64[D]") - origin).astype(np.int64)
+
+
+def _kind_is(log: EvidenceLog, kind: str) -> np.ndarray:
+    """Which entries are of ``kind`` (by the distinct kinds, when the log kept them)."""
+    if "kind" in log._codes:
+        codes, kinds = log._codes["kind"]
+        return np.asarray(kinds == kind, dtype=bool)[codes]
+    return (log.frame["kind"] == kind).to_numpy(dtype=bool)
 
 
 def _distinct_days(days: np.ndarray) -> np.ndarray:
@@ -348,7 +365,8 @@ def _distinct_pairs(log: EvidenceLog, a: str, b: str, rows: np.ndarray) -> tuple
     a_codes, a_values = log._factorize(a)
     b_codes, b_values = log._factorize(b)
     n_b = max(len(b_values), 1)
-    keys = a_codes[rows] * n_b + b_codes[rows]
+    every = len(rows) == len(a_codes)
+    keys = (a_codes if every else a_codes[rows]) * n_b + (b_codes if every else b_codes[rows])
     if len(a_values) * n_b <= _DIRECT_PAIRS:  # few: a table of every combination, marked where present
         present = np.zeros(len(a_values) * n_b, dtype=bool)
         present[keys] = True
@@ -373,8 +391,17 @@ def _grading(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> tuple[np
     grades = [(r or UNGRADED[0]) + (c or UNGRADED[1]) for r, c in pairs]
     weights = np.array([weight_table.get(g, np.nan) for g in grades], dtype=float)[codes]
     default_tau = np.array([lr_sd_table.get(g, np.nan) for g in grades], dtype=float)[codes]
-    lr_sd = log.frame["lr_sd"].to_numpy(dtype=float)[rows]
+    lr_sd = _column(log, "lr_sd", rows)
     return weights, np.where(np.isnan(lr_sd), default_tau, lr_sd)
+
+
+def _column(log: EvidenceLog, column: str, rows: np.ndarray, dtype: type = float) -> np.ndarray:
+    """A column's values at ``rows`` (increasing positions): the column itself, uncopied, when they are every row.
+
+    The result is not to be written to.
+    """
+    values = log.frame[column].to_numpy(dtype=dtype)
+    return values if len(rows) == len(values) else values[rows]
 
 
 def _applies(scenario: Scenario, log: EvidenceLog, rows: np.ndarray) -> list[np.ndarray]:
@@ -411,19 +438,31 @@ def _has_story(log: EvidenceLog) -> np.ndarray:
 
 def _inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
     """Per entry (the frame's ``rows``): weights, steps of the mean and the variance, outcome, reading and noise."""
-    frame = log.frame
     grade_weight, tau = _grading(scenario, log, rows)
     echo = _echo(scenario, log, rows, active)
     weight = grade_weight * echo
-    is_obs = (frame["kind"] == "observation").to_numpy(dtype=bool)[rows]
-    lr = frame["lr"].to_numpy(dtype=float)[rows]
+    is_kind = _kind_is(log, "observation")
+    is_obs = is_kind if len(rows) == len(is_kind) else is_kind[rows]
+    obs = np.flatnonzero(is_obs)
     codes, pairs = _distinct_pairs(log, "event", "favours", rows)
     outcome = np.array([_outcome_index(scenario.event(e).outcomes, f) for e, f in pairs], dtype=np.int64)[codes]
-    log_lr = np.log(np.nan_to_num(lr, nan=1.0))
-    step = np.where(is_obs, 0.0, weight * log_lr)
-    R = np.nan_to_num(frame["prob_sd"].to_numpy(dtype=float)[rows], nan=DEFAULT_PROB_SD) ** 2
-    with np.errstate(divide="ignore"):
-        R = np.where(echo > 0, R / np.where(echo > 0, echo, 1.0), np.inf)  # an echoed reading counts for less
+    log_lr = np.log(_column(log, "lr", rows))
+    log_lr[np.isnan(log_lr)] = 0.0  # no ratio (an observation): ln 1
+    step = weight * log_lr
+    step[obs] = 0.0
+    prob_sd = _column(log, "prob_sd", rows)
+    R = np.square(np.where(np.isnan(prob_sd), DEFAULT_PROB_SD, prob_sd))
+    echoed = echo > 0
+    if echoed.all():
+        R /= echo  # an echoed reading counts for less
+    else:
+        with np.errstate(divide="ignore"):
+            R = np.where(echoed, R / np.where(echoed, echo, 1.0), np.inf)  # (a reading echoed away: no reading)
+    tau = np.nan_to_num(tau)
+    var = (weight * tau) ** 2
+    var[obs] = 0.0
+    y = np.zeros(len(rows))  # logit(0.5): no reading
+    y[obs] = logit(_column(log, "probability", rows)[obs])
     return {
         "is_obs": is_obs,
         "grade_weight": grade_weight,
@@ -431,10 +470,10 @@ def _inputs(scenario: Scenario, log: EvidenceLog, rows: np.ndarray, active: np.n
         "weight": weight,
         "k": outcome,
         "step": step,
-        "dx": np.where(outcome == 0, 1.0, -1.0) * step,  # the step of x = logit P(first outcome), two outcomes
-        "tau": np.nan_to_num(tau),
-        "var": np.where(is_obs, 0.0, (weight * np.nan_to_num(tau)) ** 2),
-        "y": logit(np.where(is_obs, frame["probability"].to_numpy(dtype=float)[rows], 0.5)),
+        "dx": np.negative(step, out=step.copy(), where=outcome != 0),  # the step of x = logit P(first outcome), two outcomes
+        "tau": tau,
+        "var": var,
+        "y": y,
         "R": R,
         "log_lr": np.where(is_obs, 0.0, log_lr),  # the claim ln(lr), before weighting
     }

@@ -1,11 +1,13 @@
 """The dated evidence log: reading, validating and appending entries.
 
 The log is a CSV file, one entry a row (columns in ``data/README.md``). pandas parses
-it (from the file, in threads, while the bytes are read and checked); each row's line
-is known from the line ends, or where quoted values hold line breaks from the quotes
-(both on the bytes, vectorised), and only a file quoted out of the ordinary, or rows
-pandas cannot read, are gone through row by row with :mod:`csv`, which says what is
-wrong. The text is then validated column by column against the scenario in a few
+it (from the file, in threads) while the bytes stream past in blocks and are checked:
+a plain file (UTF-8, every row one line, none short) is taken as pandas read it, each
+row on its line, without the whole file ever in memory. Any other file is read whole
+and checked again on its bytes: each row's line is known from the line ends, or where
+quoted values hold line breaks from the quotes (vectorised), and only a file quoted out
+of the ordinary, or rows pandas cannot read, are gone through row by row with
+:mod:`csv`, which says what is wrong. The text is then validated column by column against the scenario in a few
 named checks, each running once per distinct value of a column (a log has few
 distinct dates, events, grades; ``benchmarks/bench_exact.py`` measures it all against
 ``read_csv``). Every problem is reported at once as ``PATH:LINE: column: message``.
@@ -22,12 +24,13 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -48,7 +51,7 @@ REQUIRED = ("id", "date", "event", "summary")
 KINDS = ("signal", "observation")
 DEFAULT_PROB_SD = 0.5
 MAX_PER_PROBLEM = 20
-#: Bytes of an evidence log (data/README.md, "Limits"); a log is read whole into memory.
+#: Bytes of an evidence log (data/README.md, "Limits"); a log that is not plain is read whole into memory.
 MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
 #: Characters of a field (data/README.md, "Limits").
 TEXT_LIMITS = {"id": 100, "retracts": 100, "summary": 5000, "citation": 2000, "source": 500, "story": 500, "given": 2000}
@@ -181,15 +184,141 @@ def load_evidence(path: str | Path, scenario: Scenario | None) -> EvidenceLog:
     # GIL while it does: it starts now, and its frame is used if the file did not change meanwhile
     with ThreadPoolExecutor(1) as pool:
         parsing = pool.submit(_read_strings, path) if before is not None else None
-        data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
-        if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
-            parsing = None  # changed while read: parse what was read
-        data = data.removeprefix(codecs.BOM_UTF8)
-        _check_text(data, found)
-        frame, lines = _read_table(data, found, parsing, lambda: _file_state(path) == before)
-    del data  # (the frame holds the text now: the bytes need not stay in memory while it is checked)
+        table = _read_streaming(path, before, parsing, _STREAM_BLOCK) if parsing is not None and before is not None else None
+        if table is None:  # not a plain file: every problem is found on its bytes
+            table = _read_whole(path, before, parsing, found)
+    frame, lines = table
     found.raise_if_any()
     return _validate(frame, lines, scenario, path_text, strip=True)
+
+
+def _read_whole(path: str | Path, before: tuple[int, int] | None, parsing: Future | None,
+                found: Problems) -> tuple[pd.DataFrame, np.ndarray]:
+    """The careful pass: the file's bytes read whole and checked, each problem located (see :func:`_read_table`).
+
+    The bytes go when it returns: the frame holds the text, and is checked without them.
+    """
+    data = found.read_bytes(path, "an evidence log", limit=MAX_EVIDENCE_BYTES)
+    if parsing is not None and before is not None and (len(data) != before[0] or _file_state(path) != before):
+        parsing = None  # changed while read: parse what was read
+    data = data.removeprefix(codecs.BOM_UTF8)
+    _check_text(data, found)
+    return _read_table(data, found, parsing, lambda: _file_state(path) == before)
+
+
+#: Bytes read at a time by the streaming pass over a plain log (0: always read the file whole).
+_STREAM_BLOCK = 4 << 20
+#: Bytes kept before each block: a row's CR and the commas ending it may lie in the block before.
+_MARGIN = len(COLUMNS) + 1
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """What pandas' frame needs of a plain file's lines to be taken as it is (see :func:`_stream_lines`).
+
+    Attributes
+    ----------
+    first : bytes
+        The first line (the header), without a BOM or its line end.
+    n_lines : int
+        How many lines the file has (as :func:`_n_lines` counts them).
+    end_commas : numpy.ndarray
+        For each line after the first, the commas just before its end (before the CR of a
+        CRLF), at most ``len(COLUMNS)``; what :func:`_ends_match` compares with the frame.
+    """
+
+    first: bytes
+    n_lines: int
+    end_commas: np.ndarray
+
+
+def _read_streaming(path: str | Path, before: tuple[int, int], parsing: Future,
+                    block: int) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The fast pass: pandas' frame and each row's line, if the file is plain; else None.
+
+    The bytes stream past in blocks of ``block`` (never all in memory) while pandas parses.
+    Plain: still ``before`` (size, modification time) once pandas is done, UTF-8 text
+    without NUL bytes, lines ending in LF or CRLF, a header without quotes in the first
+    block, every row one line and none short. Anything else is for :func:`_read_whole`,
+    which finds each problem (the frame is still used there if the file did not change).
+    """
+    lines = _stream_lines(path, before[0], block) if block > 0 else None
+    if lines is None or b'"' in lines.first:
+        return None
+    header = _read_header(lines.first, Problems(str(path)))  # (its problems are found again on the bytes)
+    if header is None:
+        return None
+    try:
+        frame = parsing.result()
+    except Exception:  # whatever failed there, the bytes read decide (in _read_whole)
+        return None
+    if (_file_state(path) != before or not isinstance(frame.index, pd.RangeIndex)
+            or frame.shape[1] != len(header) or lines.n_lines != len(frame) + 1):
+        return None
+    blank = _blank_rows(frame)
+    if blank.sum() < len(frame) and not _ends_match(lines.end_commas, frame, blank):
+        return None  # (short rows, or a row ending in a quoted empty value: see _rows_all_full)
+    frame.columns = header
+    return _kept_rows(frame, np.arange(2, len(frame) + 2), blank)
+
+
+def _stream_lines(path: str | Path, size: int, block: int) -> _Lines | None:
+    """The lines of a file of ``size`` bytes read in one pass, block by block; None if it is not plain.
+
+    One buffer is read into again and again (a fresh buffer the size of the file costs
+    more in page faults than the reading), with the last bytes of each block kept before
+    the next, so the commas and CR before a line end are read across blocks. Not plain:
+    another size, not UTF-8, NUL bytes, a CR not before a LF, no line end in the first block.
+    """
+    buffer = bytearray(_MARGIN + block)
+    buffer[:_MARGIN] = b"\n" * _MARGIN  # (a line end before the file: no comma run goes past its start)
+    view, text = memoryview(buffer), np.frombuffer(buffer, dtype=np.uint8)
+    is_lf = np.empty(block, dtype=bool)
+    decoder = codecs.getincrementaldecoder("utf-8")()  # strict; only once a block is not ASCII
+    decoding, first, total, n_cr, n_crlf = False, b"", 0, 0, 0
+    runs: list[np.ndarray] = []
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            while n := handle.readinto(view[_MARGIN:]):
+                total, end = total + n, _MARGIN + n
+                if total > size or buffer.find(b"\x00", _MARGIN, end) >= 0:
+                    return None
+                if decoding or not buffer.isascii():
+                    decoding = True
+                    decoder.decode(view[_MARGIN:end])
+                if total == n:  # the first block
+                    first = _first_line(buffer, end)
+                    if not first:
+                        return None
+                ends = np.flatnonzero(np.equal(text[_MARGIN:end], _LF, out=is_lf[:n])) + _MARGIN
+                if buffer.find(b"\r", _MARGIN - 1, end) >= 0:
+                    n_cr += int(np.count_nonzero(np.equal(text[_MARGIN:end], _CR, out=is_lf[:n])))
+                    crlf = text[ends - 1] == _CR
+                    n_crlf += int(np.count_nonzero(crlf))
+                    ends = ends - crlf  # (a CRLF row ends before its CR)
+                runs.append(_comma_runs(text, ends, len(COLUMNS)))
+                buffer[:_MARGIN] = buffer[end - _MARGIN:end]
+            decoder.decode(b"", final=True)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if total != size or n_cr != n_crlf or not total:
+        return None  # (a lone CR ends a line too: the careful pass counts those)
+    if buffer[_MARGIN - 1] != _LF:  # a last line without a line end
+        runs.append(_comma_runs(text, np.array([_MARGIN]), len(COLUMNS)))
+    end_commas = np.concatenate(runs)
+    return _Lines(first, len(end_commas), end_commas[1:])
+
+
+def _first_line(buffer: bytearray, end: int) -> bytes:
+    """The first line of the first block (``buffer[_MARGIN:end]``) as :func:`_read_header` finds it, a BOM dropped.
+
+    Empty if no line ends in the block (and if the line is empty: either way, for the careful pass).
+    """
+    start = _MARGIN + (len(codecs.BOM_UTF8) if buffer.startswith(codecs.BOM_UTF8, _MARGIN, end) else 0)
+    lf = buffer.find(b"\n", start, end)
+    cr = buffer.find(b"\r", start, end if lf < 0 else lf)
+    stop = cr if cr >= 0 else lf
+    return bytes(buffer[start:stop]) if stop >= 0 else b""
 
 
 def _check_text(data: bytes, found: Problems) -> None:
@@ -250,6 +379,11 @@ def _read_table(data: bytes, found: Problems, parsing: Future | None = None,
     short = _ragged_rows_short(data, line_ends, row_ends, frame, blank) if blank.sum() < len(frame) else {}
     for line, n in short.items():
         found.add(line, "row", f"has {n} fields; the header has {len(header)}")
+    return _kept_rows(frame, lines, blank)
+
+
+def _kept_rows(frame: pd.DataFrame, lines: np.ndarray, blank: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The frame without its blank rows, with every column of :data:`COLUMNS`, and each row's line."""
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
     lines = lines[~blank] if len(lines) == len(blank) else lines[: len(frame)]
@@ -482,21 +616,40 @@ def _rows_all_full(data: bytes, row_ends: np.ndarray, frame: pd.DataFrame, blank
         ends = ends - (text[ends - 1] == ord("\r"))
     if not data.endswith((b"\n", b"\r")):
         ends = np.append(ends, len(data))
+    return _ends_match(_comma_runs(text, ends[1:], frame.shape[1]), frame, blank)  # (past the header)
+
+
+def _comma_runs(text: np.ndarray, ends: np.ndarray, most: int) -> np.ndarray:
+    """How many commas stand just before each position of ``ends`` in ``text``, counted up to ``most``.
+
+    ``text[end - most:end]`` must lie in ``text`` for every end whose run could be that long.
+    """
+    runs = np.zeros(len(ends), dtype=np.int32)
+    live = np.flatnonzero(text[ends - 1] == _COMMA)  # (the rows still in a run of commas: few after the first)
+    for k in range(1, most + 1):
+        if not len(live):
+            break
+        runs[live] = k
+        if k < most:
+            live = live[text[ends[live] - k - 1] == _COMMA]
+    return runs
+
+
+def _ends_match(end_commas: np.ndarray, frame: pd.DataFrame, blank: np.ndarray) -> bool:
+    """Whether each row that is not blank ends in as many commas as it has empty values at its end.
+
+    ``end_commas``: the commas before each row's end (:func:`_comma_runs`); see :func:`_rows_all_full`.
+    """
     keep = ~blank if blank.any() else slice(None)  # blank rows have nothing to check
-    ends = ends[1:][keep]  # past the header
-    trailing = np.zeros(len(ends), dtype=np.int64)  # empty values at the end of each row
-    run = np.ones(len(ends), dtype=bool)
+    end_commas = end_commas[keep]
+    trailing = np.zeros(len(end_commas), dtype=np.int64)  # empty values at the end of each row
+    run = np.ones(len(end_commas), dtype=bool)
     for c in reversed(range(frame.shape[1])):
         run &= (frame.iloc[:, c] == "").to_numpy()[keep]
         if not run.any():
             break
         trailing += run
-    comma = ord(",")
-    for t in range(int(trailing.max(initial=0)) + 1):
-        at = ends[trailing == t]
-        if any((text[at - i] != comma).any() for i in range(1, t + 1)) or (text[at - t - 1] == comma).any():
-            return False
-    return True
+    return bool((trailing == end_commas).all())
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -514,24 +667,183 @@ def _spread(uniques: pd.Series, codes: np.ndarray) -> pd.Series:
     return pd.Series(uniques.array.take(codes))
 
 
-#: Bytes that may begin or end a value that white space stripping changes: ASCII white space
-#: (Arrow's and Python's, which agree), and any byte of a character that is not ASCII.
-_EDGE_SPACE = np.zeros(256, dtype=bool)
-_EDGE_SPACE[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0x100)]] = True
+class _Coded:
+    """A column as its distinct values and each row's index into them, as :func:`_distinct` gives them.
+
+    A mostly empty column is held as its filled rows and their codes (every other row
+    is ``values[empty]``, ``""``): :meth:`spread` answers per row without the codes of
+    every row, which are made only when asked for.
+    """
+
+    def __init__(self, values: pd.Series, codes: np.ndarray | None = None, *, rows: np.ndarray | None = None,
+                 row_codes: np.ndarray | None = None, empty: int = 0, n_rows: int = 0):
+        self.values = values
+        self._codes = codes
+        self.rows, self.row_codes, self.empty, self.n_rows = rows, row_codes, empty, n_rows
+
+    @property
+    def codes(self) -> np.ndarray:
+        if self._codes is None:
+            self._codes = self.spread(np.arange(len(self.values)))
+        return self._codes
+
+    def spread(self, per_value: np.ndarray) -> np.ndarray:
+        """``per_value[codes]``: each row's answer from the answers for the distinct values."""
+        if self._codes is not None or self.rows is None or self.row_codes is None:
+            return per_value[self.codes]
+        out = np.full(self.n_rows, per_value[self.empty], dtype=per_value.dtype)
+        out[self.rows] = per_value[self.row_codes]
+        return out
+
+    def add_codes(self, keys: np.ndarray) -> None:
+        """``keys += codes`` (without the codes of every row)."""
+        if self._codes is not None or self.rows is None or self.row_codes is None:
+            keys += self.codes
+        else:
+            keys += self.empty
+            keys[self.rows] += self.row_codes - self.empty
+
+    def merged(self, merged: np.ndarray, values: pd.Series) -> _Coded:
+        """The same rows coded into ``values``, the old value ``i`` being ``values[merged[i]]``."""
+        if self._codes is not None or self.rows is None or self.row_codes is None:
+            return _Coded(values, merged[self.codes])
+        return _Coded(values, rows=self.rows, row_codes=merged[self.row_codes], empty=int(merged[self.empty]), n_rows=self.n_rows)
 
 
-def _may_have_edge_space(column: pd.Series) -> bool:
-    """False when surely no value of the text column begins or ends with white space.
+def _coded(column: pd.Series) -> _Coded:
+    """The column's :class:`_Coded`, hashing as little as the Arrow buffers allow.
 
-    Read off the first and last byte of every value in Arrow's buffers, so a column
-    that needs no stripping is not copied. True when unsure (not Arrow text, or a
-    character that is not ASCII at an end).
+    A column mostly empty is coded from its filled rows only; one of single characters,
+    from their bytes; one of a few values in no order, by looking each row up among the
+    values of the first rows. Which way is told by the first rows (:data:`_HEAD_ROWS`);
+    every way gives the codes :func:`_distinct` gives.
+    """
+    head = column.iloc[:_HEAD_ROWS]
+    head_parts = _text_parts(head) if len(column) else None
+    parts = _text_parts(column) if head_parts is not None else None
+    coded = None
+    if head_parts is not None and parts is not None:
+        if 2 * sum(int(np.count_nonzero(offsets[1:] != offsets[:-1])) for _, offsets in head_parts) <= len(head):
+            coded = _sparse_coded(column, parts)
+        elif max(int(lengths.max()) for lengths in _lengths(head_parts)) <= 1:
+            coded = _byte_coded(column, parts)
+        else:
+            coded = _listed_coded(column, head)
+    if coded is None:
+        codes, values = _distinct(column)
+        coded = _Coded(values, codes)
+    return coded
+
+
+#: Rows of a column that tell :func:`_coded` how to code it.
+_HEAD_ROWS = 1 << 14
+#: Distinct values of the first rows up to which :func:`_listed_coded` looks rows up among them.
+_FEW_VALUES = 256
+
+
+def _listed_coded(column: pd.Series, head: pd.Series) -> _Coded | None:
+    """:func:`_coded` of an Arrow text column of a few values in no order: each row looked up among the first rows' values.
+
+    Arrow looks values up in a fixed set faster than it collects them. Values first seen
+    later are collected from their rows only (they come after the first rows' values in
+    order of first appearance). None if the first rows have many values, or have them
+    in runs (a sorted column, such as dates: new values keep coming).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = head.array._pa_array.dictionary_encode().combine_chunks()
+    head_codes = encoded.indices.to_numpy()
+    values = encoded.dictionary
+    if len(values) > _FEW_VALUES or 16 * int(np.count_nonzero(head_codes[1:] != head_codes[:-1])) < len(head_codes):
+        return None
+    data = column.array._pa_array
+    found = pc.index_in(data, value_set=values)
+    codes = np.empty(len(column), dtype=np.intp)
+    start = 0
+    for chunk in found.chunks:
+        index = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk), offset=chunk.offset * 4)
+        np.copyto(codes[start:start + len(chunk)], index, casting="unsafe")
+        start += len(chunk)
+    if found.null_count:
+        rows = np.flatnonzero(pc.is_null(found).to_numpy(zero_copy_only=False))
+        later = pa.chunked_array([data.take(pa.array(rows))]).dictionary_encode().combine_chunks()
+        codes[rows] = len(values) + later.indices.to_numpy()
+        values = pa.concat_arrays([values, later.dictionary])
+    return _Coded(pd.Series(pd.array(values, dtype=column.dtype)), codes)
+
+
+def _sparse_coded(column: pd.Series, parts: list[tuple[Any, np.ndarray]]) -> _Coded:
+    """:func:`_coded` of a column with empty values: its filled rows factorized, the empty ones known from the offsets.
+
+    (The column has an empty value: :func:`_coded` saw some among the first rows.)
+    """
+    import pyarrow as pa
+
+    rows, chunks, first_empty, start = [], [], len(column), 0
+    for chunk, offsets in parts:
+        is_filled = offsets[1:] != offsets[:-1]
+        at = np.flatnonzero(is_filled)
+        if len(at) < len(is_filled) and first_empty == len(column):
+            first_empty = start + int(np.argmin(is_filled))
+        # an empty value has no bytes: the filled values are the chunk's bytes, end to end
+        ends = np.append(offsets[at], offsets[-1])
+        text = chunk.buffers()[2] or pa.py_buffer(b"")
+        chunks.append(pa.Array.from_buffers(chunk.type, len(at), [None, pa.py_buffer(ends), text]))
+        rows.append(at + start)
+        start += len(is_filled)
+    encoded = pa.chunked_array(chunks, type=chunks[0].type).dictionary_encode().combine_chunks()
+    row_codes = encoded.indices.to_numpy().astype(np.intp)
+    # "" goes where pandas.factorize puts it: after the values first seen before the first empty row
+    empty = int(row_codes[:first_empty].max(initial=-1)) + 1
+    row_codes += row_codes >= empty
+    dictionary = encoded.dictionary
+    values = pa.concat_arrays([dictionary.slice(0, empty), pa.array([""], type=dictionary.type), dictionary.slice(empty)])
+    return _Coded(pd.Series(pd.array(values, dtype=column.dtype)), rows=np.concatenate(rows), row_codes=row_codes,
+                  empty=empty, n_rows=len(column))
+
+
+def _byte_coded(column: pd.Series, parts: list[tuple[Any, np.ndarray]]) -> _Coded | None:
+    """:func:`_coded` of a column of values of at most one byte (grades): by the bytes, no hashing.
+
+    None if a value is longer, or is not ASCII.
+    """
+    keys = np.empty(len(column), dtype=np.uint8)  # a value's byte; 0xFF (never in UTF-8) for an empty value
+    start = 0
+    for (chunk, offsets), length in zip(parts, _lengths(parts), strict=True):
+        if length.max() > 1:
+            return None
+        out = keys[start:start + len(length)]
+        start += len(length)
+        end = int(offsets[-1])
+        if end == int(offsets[0]):
+            out[:] = 0xFF
+            continue
+        text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8, count=end)
+        np.take(text, offsets[:-1], out=out, mode="wrap")  # (an empty value's byte is not its own: set below)
+        length -= 1  # 0 for a byte, -1 (every bit) for an empty value
+        np.bitwise_or(out, length, out=out, casting="unsafe")
+    codes, order = _first_seen_codes(keys, 256)
+    if ((order >= 0x80) & (order != 0xFF)).any():
+        return None  # (not text)
+    import pyarrow as pa
+
+    values = pa.array(["" if key == 0xFF else chr(key) for key in order], type=parts[0][0].type)
+    return _Coded(pd.Series(pd.array(values, dtype=column.dtype)), codes)
+
+
+def _text_parts(column: pd.Series) -> list[tuple[Any, np.ndarray]] | None:
+    """Each non-empty chunk of an Arrow text column and its values' offsets into the chunk's bytes.
+
+    A long chunk comes in parts of :data:`_PART_ROWS` values (the work on each is done
+    in memory used again). None when the column is not Arrow text, or has missing values.
     """
     data = getattr(column.array, "_pa_array", None)
     if data is None:
-        return True
+        return None
     import pyarrow as pa
 
+    parts: list[tuple[Any, np.ndarray]] = []
     for chunk in data.chunks:
         width: np.dtype
         if pa.types.is_large_string(chunk.type):
@@ -539,36 +851,125 @@ def _may_have_edge_space(column: pd.Series) -> bool:
         elif pa.types.is_string(chunk.type):
             width = np.dtype(np.int32)
         else:
-            return True
-        _, offsets_buffer, text_buffer = chunk.buffers()
-        if offsets_buffer is None or not len(chunk):
-            continue
-        offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(chunk) + 1, offset=chunk.offset * width.itemsize)
-        if text_buffer is None:
-            continue
-        text = np.frombuffer(text_buffer, dtype=np.uint8)
-        ends = offsets[1:]
-        filled = ends > offsets[:-1]
-        if _EDGE_SPACE[text[offsets[:-1][filled]]].any() or _EDGE_SPACE[text[ends[filled] - 1]].any():
-            return True
-    return False
+            return None
+        if chunk.null_count:
+            return None
+        if len(chunk):
+            offsets = np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1, offset=chunk.offset * width.itemsize)
+            parts.extend((chunk, offsets[start:start + _PART_ROWS + 1]) for start in range(0, len(chunk), _PART_ROWS))
+    return parts
 
 
-def _strip_column(c: str, column: pd.Series) -> tuple[str, pd.Series | None, tuple[np.ndarray, pd.Series] | None]:
-    """``(c, the stripped column or None if unchanged, its (codes, distinct values) or None)``.
+#: Values of a chunk that :func:`_text_parts` gives at a time.
+_PART_ROWS = 1 << 16
 
-    Columns with many distinct values (or no checks) are stripped whole; the others
-    once per distinct value, which also gives their codes (see :func:`_distinct`).
+
+class _Facts(NamedTuple):
+    """What the offsets and the edge bytes of a text column's values tell (see :func:`_text_facts`)."""
+
+    longest: int  # bytes of the longest value: no value has more characters
+    may_be_empty: bool
+    may_have_edge_space: bool  # False: surely no value begins or ends with white space
+
+
+def _text_facts(column: pd.Series) -> _Facts | None:
+    """The column's :class:`_Facts`, read off Arrow's buffers (so a column that needs no stripping is not copied).
+
+    None when the column is not Arrow text.
     """
-    if c in ("id", "summary", "source", "citation", "retracts", "story"):
-        return c, column.str.strip() if _may_have_edge_space(column) else None, None
-    codes, values = _distinct(column)
+    parts = _text_parts(column)
+    if parts is None:
+        return None
+    longest, may_be_empty, edge_space = 0, False, False
+    for (chunk, offsets), lengths in zip(parts, _lengths(parts), strict=True):
+        longest = max(longest, int(lengths.max()))
+        may_be_empty = may_be_empty or not lengths.all()
+        edge_space = edge_space or _edges_may_be_space(chunk, offsets, lengths)
+    return _Facts(longest, may_be_empty, edge_space)
+
+
+def _lengths(parts: list[tuple[Any, np.ndarray]]) -> Iterator[np.ndarray]:
+    """The bytes of each value of each chunk of :func:`_text_parts`, one chunk at a time.
+
+    Each is written over the one before (fresh memory is slow to come by): use it before the next.
+    """
+    lengths = np.empty(max((len(offsets) for _, offsets in parts), default=1) - 1, dtype=np.int64)
+    for _, offsets in parts:
+        yield np.subtract(offsets[1:], offsets[:-1], out=lengths[:len(offsets) - 1])
+
+
+def _edges_may_be_space(chunk: Any, offsets: np.ndarray, scratch: np.ndarray) -> bool:
+    """False when surely no value of the Arrow chunk begins or ends with white space.
+
+    Reads the bytes where two values meet (an empty value's neighbours meet at it).
+    A byte up to the space (ASCII white space, Arrow's and Python's, and control
+    characters), or one of a character that is not ASCII, makes it unsure. ``scratch``
+    is memory for as many positions as the chunk has values, to be written over.
+    """
+    start, end = int(offsets[0]), int(offsets[-1])
+    if start == end:
+        return False  # every value empty
+    text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8, count=end)
+    inner = offsets[1:-1]
+    meet = inner[np.searchsorted(inner, start, side="right"):np.searchsorted(inner, end)]  # (empty values at the ends meet nothing)
+    first, last = text[meet], text[np.subtract(meet, 1, out=scratch[:len(meet)])]
+    lowest = min(text[start], text[end - 1], first.min(initial=255), last.min(initial=255))
+    highest = max(text[start], text[end - 1], first.max(initial=0), last.max(initial=0))
+    return bool(lowest <= 0x20 or highest >= 0x80)
+
+
+def _may_have_edge_space(column: pd.Series) -> bool:
+    """False when surely no value of the text column begins or ends with white space (see :func:`_text_facts`)."""
+    facts = _text_facts(column)
+    return facts is None or facts.may_have_edge_space
+
+
+def _increasing(ids: pd.Series) -> bool:
+    """Whether every id is greater than the one before (then no id repeats)."""
+    data = getattr(ids.array, "_pa_array", None)
+    if data is not None and not data.null_count and len(data) > 1:  # (Arrow's kernel, without pandas' copies)
+        import pyarrow.compute as pc
+
+        return bool(pc.all(pc.greater(data.slice(1), data.slice(0, len(data) - 1))).as_py())
+    values = ids.array
+    return len(values) < 2 or bool((values[1:] > values[:-1]).all())
+
+
+class _Stripped(NamedTuple):
+    """A column stripped (see :func:`_strip_column`)."""
+
+    column: pd.Series | None  # None: stripping changes nothing
+    coded: _Coded | None
+    facts: _Facts | None
+    increasing: bool | None  # (of the ids)
+
+
+#: Columns of free text: many distinct values, stripped whole.
+_FREE_TEXT = ("id", "summary", "source", "citation", "retracts", "story")
+
+
+def _strip_column(c: str, column: pd.Series) -> _Stripped:
+    """The column stripped of white space around its values, with what the checks need of it.
+
+    Columns of free text are stripped whole (when unsure they need it), and their
+    :class:`_Facts` kept; the others once per distinct value, which also gives their
+    :class:`_Coded`. The ids are also told increasing or not.
+    """
+    if c in _FREE_TEXT:
+        facts = _text_facts(column)
+        stripped = column.str.strip() if facts is None or facts.may_have_edge_space else None
+        if stripped is not None and facts is not None:
+            facts = facts._replace(may_be_empty=True)  # (and the longest is no longer)
+        increasing = _increasing(column if stripped is None else stripped) if c == "id" else None
+        return _Stripped(stripped, None, facts, increasing)
+    coded = _coded(column)
+    values = coded.values
     stripped = values.str.strip()
     if not (stripped != values).any():
-        return c, None, (codes, values)
+        return _Stripped(None, coded, None, None)
     merged, values = _distinct(stripped)
-    codes = merged[codes]
-    return c, _spread(values, codes), (codes, values)
+    coded = coded.merged(merged, values)
+    return _Stripped(_spread(values, coded.codes), coded, None, None)
 
 
 class _Report:
@@ -588,35 +989,71 @@ class _Report:
             self.found.add(int(self.lines[idx[MAX_PER_PROBLEM]]), column,
                            f"... and {len(idx) - MAX_PER_PROBLEM} more rows with this problem")
 
+    def each(self, bad: np.ndarray, coded: _Coded, column: str, message: Any, values: pd.Series | None = None) -> None:
+        """As calling it with ``coded.spread(bad)``: a problem at every row whose distinct value is ``bad``."""
+        if bad.any():  # (spread to the rows only then)
+            self(coded.spread(bad), column, message, values)
+
 
 class _Columns:
     """The log's text columns (stripped when read from a file), and their distinct values.
 
-    ``frame[c]`` is a column; :meth:`distinct` gives ``(codes, values)``: each row's
-    index into the column's distinct values (see :func:`_distinct`), computed once.
+    ``frame[c]`` is a column; :meth:`coded` gives its :class:`_Coded`, computed once.
     """
 
     def __init__(self, frame: pd.DataFrame, strip: bool):
         self.frame = frame.reset_index(drop=True)
-        self._distinct: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        self._coded: dict[str, _Coded] = {}
+        self._facts: dict[str, _Facts] = {}
+        self.ids_increasing: bool | None = None
         if strip:
             # the columns are independent, and pandas' string kernels (Arrow) release the
             # GIL: a few threads strip and factorize them side by side
             with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
                 # (each thread gets its column up front: the frame is changed here meanwhile)
-                for c, column, codes_values in pool.map(_strip_column, COLUMNS, [self.frame[c] for c in COLUMNS]):
-                    if column is not None:
-                        self.frame[c] = column
-                    if codes_values is not None:
-                        self._distinct[c] = codes_values
+                for c, stripped in zip(COLUMNS, pool.map(_strip_column, COLUMNS, [self.frame[c] for c in COLUMNS]), strict=True):
+                    if stripped.column is not None:
+                        self.frame[c] = stripped.column
+                    if stripped.coded is not None:
+                        self._coded[c] = stripped.coded
+                    if stripped.facts is not None:
+                        self._facts[c] = stripped.facts
+                    if stripped.increasing is not None:
+                        self.ids_increasing = stripped.increasing
 
     def __getitem__(self, column: str) -> pd.Series:
         return self.frame[column]
 
+    def coded(self, column: str) -> _Coded:
+        if column not in self._coded:
+            self._coded[column] = _coded(self.frame[column])
+        return self._coded[column]
+
     def distinct(self, column: str) -> tuple[np.ndarray, pd.Series]:
-        if column not in self._distinct:
-            self._distinct[column] = _distinct(self.frame[column])
-        return self._distinct[column]
+        """``(codes, values)`` as :func:`_distinct` gives them."""
+        coded = self.coded(column)
+        return coded.codes, coded.values
+
+    def may_be_empty(self, column: str) -> bool:
+        facts = self._facts.get(column)
+        if facts is not None:
+            return facts.may_be_empty
+        return column not in self._coded or bool((self._coded[column].values == "").any())
+
+    def filled(self, column: str) -> np.ndarray:
+        """Which rows are not empty."""
+        facts = self._facts.get(column)
+        if facts is not None and (facts.longest == 0 or not facts.may_be_empty):
+            return np.full(len(self.frame), facts.longest > 0)
+        if column in self._coded:
+            coded = self._coded[column]
+            return coded.spread((coded.values != "").to_numpy())
+        return (self.frame[column] != "").to_numpy()
+
+    def may_be_longer(self, column: str, limit: int) -> bool:
+        """False when no value of a column outside :meth:`coded` has more than ``limit`` characters."""
+        facts = self._facts.get(column)
+        return facts.longest > limit if facts is not None else _may_be_longer(self.frame[column], limit)
 
 
 @dataclass(frozen=True)
@@ -643,7 +1080,7 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
     f = _Columns(frame, strip)
     grading = scenario.settings.grading if scenario is not None else Grading()
     _check_cells(f, report)
-    dates = _check_dates(f, scenario, report)
+    dates, date_codes = _check_dates(f, scenario, report)
     kinds = _check_kinds(f, report)
     pairs = _check_events(f, scenario, kinds, report)
     _check_favours(f, scenario, kinds, report)
@@ -653,33 +1090,34 @@ def _validate(frame: pd.DataFrame, lines: np.ndarray, scenario: Scenario | None,
     if kinds.is_retraction.any():
         _check_retractions(f.frame, dates, report.lines, kinds.is_retraction, report.found)
     report.found.raise_if_any()
-    return _typed_log(f, report.lines, path, dates, kinds, lr, numbers, pairs, scenario)
+    return _typed_log(f, report.lines, path, dates, date_codes, kinds, lr, numbers, pairs, scenario)
 
 
 def _check_cells(f: _Columns, report: _Report) -> None:
     """Required cells, the length of every field (data/README.md, "Limits"), unique ids."""
     for c in ("id", "date", "summary"):
-        report((f[c] == "").to_numpy(), c, "required; empty here")
+        if f.may_be_empty(c):
+            report(~f.filled(c), c, "required; empty here")
     for c in COLUMNS:  # a field of megabytes is a mistake
         limit = TEXT_LIMITS.get(c, OTHER_TEXT_LIMIT)
-        if c in f._distinct:
-            codes, values = f.distinct(c)
-            long = (values.str.len() > limit).to_numpy(dtype=bool)[codes]
-        elif not _may_be_longer(f[c], limit):
-            continue
-        else:
-            long = (f[c].str.len() > limit).to_numpy(dtype=bool)
-        if long.any():
-            report(long, c, lambda v, n=limit: f"is {len(v):,} characters long; at most {n:,} (see Limits in data/README.md)",
-                   f[c])
-    ids = f["id"].array
-    increasing = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())  # then no id repeats
-    if increasing:
+        message = partial(_too_long, limit=limit)
+        if c in f._coded:
+            values = f.coded(c).values
+            if _may_be_longer(values, limit):
+                report.each((values.str.len() > limit).to_numpy(dtype=bool), f.coded(c), c, message, f[c])
+        elif f.may_be_longer(c, limit):
+            report((f[c].str.len() > limit).to_numpy(dtype=bool), c, message, f[c])
+    increasing = f.ids_increasing if f.ids_increasing is not None else _increasing(f["id"])
+    if increasing:  # then no id repeats
         return
     dup = f["id"].duplicated() & (f["id"] != "")
     if dup.any():
         first_line = dict(zip(f["id"][~dup], report.lines[~dup.to_numpy()], strict=True))
         report(dup.to_numpy(), "id", lambda v: f"duplicate id {v!r} (first on line {first_line.get(v)})", f["id"])
+
+
+def _too_long(value: str, limit: int) -> str:
+    return f"is {len(value):,} characters long; at most {limit:,} (see Limits in data/README.md)"
 
 
 def _may_be_longer(column: pd.Series, limit: int) -> bool:
@@ -693,31 +1131,39 @@ def _may_be_longer(column: pd.Series, limit: int) -> bool:
     return longest is not None and longest > limit
 
 
-def _check_dates(f: _Columns, scenario: Scenario | None, report: _Report) -> pd.Series:
-    """Each row's date (NaT where it is empty or not a date), reporting bad and early dates."""
-    date_codes, date_u = f.distinct("date")
+def _check_dates(f: _Columns, scenario: Scenario | None, report: _Report) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray]]:
+    """Each row's date (NaT where it is empty or not a date), reporting bad and early dates.
+
+    Also returns ``(codes, distinct dates)`` (see :func:`_distinct`).
+    """
+    date_coded = f.coded("date")
+    date_u = date_coded.values
     date_ok = date_u.str.match(_DATE).fillna(False).to_numpy(dtype=bool)
     dates_u = pd.to_datetime(date_u.where(date_ok, None), format="%Y-%m-%d", errors="coerce")
-    dates = pd.Series(dates_u.to_numpy()[date_codes])
+    dates = pd.Series(date_coded.spread(dates_u.to_numpy()), copy=False)
     bad_date = (date_u != "").to_numpy() & dates_u.isna().to_numpy()
-    report(bad_date[date_codes], "date", lambda v: f"{v!r} is not a date YYYY-MM-DD", f["date"])
+    report.each(bad_date, date_coded, "date", lambda v: f"{v!r} is not a date YYYY-MM-DD", f["date"])
     start = scenario.settings.start if scenario is not None else None
     if start is not None:
         early = (dates_u < pd.Timestamp(start)).to_numpy()
-        report(early[date_codes], "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
-    return dates
+        report.each(early, date_coded, "date", lambda v: f"{v} is before the scenario's start {start}; move start or the entry", f["date"])
+    return dates, (date_coded.codes, dates_u.to_numpy())
 
 
 def _check_kinds(f: _Columns, report: _Report) -> _Kinds:
     """Each row's kind (a non-empty ``retracts`` makes a retraction); unknown kinds are reported."""
-    is_retraction = (f["retracts"] != "").to_numpy()
-    kind_codes, kind_raw = f.distinct("kind")
+    is_retraction = f.filled("retracts")
+    kind_coded = f.coded("kind")
+    kind_raw = kind_coded.values
     kind_u = kind_raw.str.lower().replace("", "signal")
-    report(~kind_u.isin(KINDS).to_numpy()[kind_codes], "kind",
+    report.each(~kind_u.isin(KINDS).to_numpy(), kind_coded, "kind",
            lambda v: f"{v!r} is not a kind{nearest(v, KINDS)}; expected signal or observation", f["kind"])
-    signal = (kind_u == "signal").to_numpy()[kind_codes] & ~is_retraction
-    observation = (kind_u == "observation").to_numpy()[kind_codes] & ~is_retraction
-    return _Kinds(is_retraction, signal, observation, kind_codes, kind_u, kind_raw)
+    signal = kind_coded.spread((kind_u == "signal").to_numpy())
+    observation = kind_coded.spread((kind_u == "observation").to_numpy())
+    if is_retraction.any():
+        signal &= ~is_retraction
+        observation &= ~is_retraction
+    return _Kinds(is_retraction, signal, observation, kind_coded.codes, kind_u, kind_raw)
 
 
 def _check_events(f: _Columns, scenario: Scenario | None, kinds: _Kinds,
@@ -731,17 +1177,51 @@ def _check_events(f: _Columns, scenario: Scenario | None, kinds: _Kinds,
     event_codes, event_u = f.distinct("event")
     # without a scenario every named event counts as known (only the form of given is checked)
     known_event_u = event_u.isin(list(events)).to_numpy() if scenario is not None else (event_u != "").to_numpy()
-    report(~known_event_u[event_codes] & ~kinds.is_retraction, "event",
-           lambda v: f"{v!r} is not an event of the scenario{nearest(v, events)}" if v else "required; empty here", f["event"])
-    given_codes, given_u = f.distinct("given")
+    if not known_event_u.all():
+        report(~known_event_u[event_codes] & ~kinds.is_retraction, "event",
+               lambda v: f"{v!r} is not an event of the scenario{nearest(v, events)}" if v else "required; empty here", f["event"])
+    given_coded = f.coded("given")
+    given_u = given_coded.values
     n_given = max(len(given_u), 1)
-    pair_codes, pairs = pd.factorize(event_codes * n_given + given_codes)
+    keys = event_codes * n_given
+    given_coded.add_codes(keys)
+    pair_codes, pairs = _first_seen_codes(keys, len(event_u) * n_given)
     pair_event, pair_given = event_u.to_numpy()[pairs // n_given], given_u.to_numpy()[pairs % n_given]
     for k in np.flatnonzero(known_event_u[pairs // n_given] & (pair_given != "")):
         message = _given_problem(scenario, pair_event[k], pair_given[k])
         if message:
             report(pair_codes == k, "given", message)
     return pair_codes, pair_event, pair_given
+
+
+def _first_seen_codes(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pandas.factorize(keys)`` of keys in ``range(size)``: each row's index into the distinct keys, and those keys.
+
+    With few possible keys, a table of them takes the place of a hash table; the first
+    rows (:data:`_HEAD_ROWS`) give the order the keys are first seen in, mostly.
+    """
+    if 0 < size <= _TABLE_KEYS and len(keys):
+        head, first = np.unique(keys[:_HEAD_ROWS], return_index=True)
+        order = head[np.argsort(first)]
+        table = np.full(size, -1, dtype=np.intp)
+        table[order] = np.arange(len(order))
+        codes = table[keys]
+        if codes.min() >= 0:  # (else a key is first seen later)
+            return codes, order
+    return pd.factorize(keys)
+
+
+def _distinct_keys(keys: np.ndarray, size: int) -> np.ndarray:
+    """The distinct keys in ``range(size)``, in no particular order (by a table of every key when few)."""
+    if size > _TABLE_KEYS:
+        return pd.unique(keys)
+    present = np.zeros(size, dtype=bool)
+    present[keys] = True
+    return np.flatnonzero(present)
+
+
+#: Possible keys up to which :func:`_first_seen_codes` and :func:`_distinct_keys` use a table.
+_TABLE_KEYS = 1 << 16
 
 
 def _check_favours(f: _Columns, scenario: Scenario | None, kinds: _Kinds, report: _Report) -> None:
@@ -751,15 +1231,16 @@ def _check_favours(f: _Columns, scenario: Scenario | None, kinds: _Kinds, report
     if scenario is not None:
         events = {e.id: e for e in scenario.events}
         n_favours = max(len(favours_u), 1)
-        outcome_codes, outcome_pairs = pd.factorize(event_codes * n_favours + favours_codes)
+        keys = event_codes * n_favours + favours_codes
+        outcome_pairs = _distinct_keys(keys, len(event_u) * n_favours)
         outcome_event = outcome_pairs // n_favours
         outcome_favours = favours_u.to_numpy()[outcome_pairs % n_favours]
         for e in np.flatnonzero(event_u.isin(list(events)).to_numpy()):
             event_id = event_u.iat[e]
             outcomes = events[event_id].outcomes
-            bad_pairs = np.flatnonzero((outcome_event == e) & (outcome_favours != "") & ~np.isin(outcome_favours, outcomes))
+            bad_pairs = outcome_pairs[(outcome_event == e) & (outcome_favours != "") & ~np.isin(outcome_favours, outcomes)]
             if len(bad_pairs):
-                report(np.isin(outcome_codes, bad_pairs), "favours",
+                report(np.isin(keys, bad_pairs), "favours",
                        lambda v, o=outcomes, e=event_id: f"{v!r} is not an outcome of {e}{nearest(v, o)} ({', '.join(o)})",
                        f["favours"])
     report(kinds.signal & (favours_u == "").to_numpy()[favours_codes], "favours",
@@ -768,76 +1249,93 @@ def _check_favours(f: _Columns, scenario: Scenario | None, kinds: _Kinds, report
 
 def _check_lr(f: _Columns, verbal: dict[str, float], kinds: _Kinds, report: _Report) -> np.ndarray:
     """Each row's likelihood ratio (a number > 0 or a verbal strength; NaN where empty)."""
-    lr_codes, lr_u = f.distinct("lr")
+    lr_coded = f.coded("lr")
+    lr_u = lr_coded.values
     lr_text = lr_u.str.lower()
-    is_verbal = lr_text.isin(list(verbal))
-    lr = pd.to_numeric(lr_u.where(~is_verbal, None), errors="coerce")
-    lr = lr.where(~is_verbal, lr_text.map(verbal)).astype(float).to_numpy()
-    lr_given = (lr_u != "").to_numpy()[lr_codes]
+    is_verbal = lr_text.isin(list(verbal)).to_numpy()
+    lr = _floats(lr_u, ~is_verbal)
+    lr[is_verbal] = [verbal[text] for text in lr_text.to_numpy(dtype=object)[is_verbal]]
+    lr_given = lr_coded.spread((lr_u != "").to_numpy())
     report(kinds.signal & ~lr_given, "lr", "required for a signal: a likelihood ratio > 0 or one of " + ", ".join(verbal))
     bad_lr = (lr_u != "").to_numpy() & ~(np.isfinite(lr) & (lr > 0))
-    report(bad_lr[lr_codes], "lr", lambda v: f"{v!r} is not a likelihood ratio > 0 nor a verbal strength{nearest(str(v).lower(), verbal)}", f["lr"])
+    report.each(bad_lr, lr_coded, "lr", lambda v: f"{v!r} is not a likelihood ratio > 0 nor a verbal strength{nearest(str(v).lower(), verbal)}", f["lr"])
     report(kinds.observation & lr_given, "lr", "an observation has no likelihood ratio; give probability and prob_sd")
-    return lr[lr_codes]
+    return lr_coded.spread(lr)
+
+
+def _floats(values: pd.Series, parse: np.ndarray) -> np.ndarray:
+    """``pandas.to_numeric`` of the text ``values`` where ``parse`` (NaN elsewhere, and where no number), as floats.
+
+    pandas parses a text column's values as Python objects: given them so, it skips
+    the overheads of a Series (a few milliseconds).
+    """
+    return pd.to_numeric(np.where(parse, values.to_numpy(dtype=object), None), errors="coerce").astype(float)
 
 
 def _check_numbers(f: _Columns, kinds: _Kinds, report: _Report) -> dict[str, np.ndarray]:
     """``lr_sd``, ``probability`` and ``prob_sd`` as floats (NaN where empty), each within its range."""
-    numbers, present = {}, {}
+    numbers = {}
     for c, ok, expect in (
         ("lr_sd", lambda x: (x >= 0) & (x <= 100), "a number >= 0 (and at most 100)"),
         ("probability", lambda x: (x > 0) & (x < 1), "a probability strictly between 0 and 1"),
         # below 1e-9 the noise variance R = prob_sd**2 underflows beside a point prior's S = 0
         ("prob_sd", lambda x: (x >= MIN_PROB_SD) & (x <= 100), f"a number >= {MIN_PROB_SD:g} (logit-scale noise, at most 100)"),
     ):
-        codes, u = f.distinct(c)
+        coded = f.coded(c)
+        u = coded.values
         given = (u != "").to_numpy()
-        v = pd.to_numeric(u.where(given, None), errors="coerce").astype(float).to_numpy()
-        report((given & ~(np.isfinite(v) & ok(np.nan_to_num(v, nan=-1.0))))[codes], c, lambda x, e=expect: f"{x!r} must be {e}", f[c])
-        numbers[c], present[c] = v[codes], given[codes]
-    report(kinds.observation & ~present["probability"], "probability", "required for an observation: the reading, in (0, 1)")
-    report(kinds.signal & present["probability"], "probability", "only observations carry a probability; set kind to observation")
+        v = _floats(u, given)
+        report.each(given & ~(np.isfinite(v) & ok(np.nan_to_num(v, nan=-1.0))), coded, c, lambda x, e=expect: f"{x!r} must be {e}", f[c])
+        numbers[c] = coded.spread(v)
+        if c == "probability":
+            has_probability = coded.spread(given)
+    report(kinds.observation & ~has_probability, "probability", "required for an observation: the reading, in (0, 1)")
+    report(kinds.signal & has_probability, "probability", "only observations carry a probability; set kind to observation")
     return numbers
 
 
 def _check_grades(f: _Columns, report: _Report) -> None:
     """Admiralty grades: reliability A-F (any case), credibility 1-6, or empty."""
-    rel_codes, rel_raw = f.distinct("reliability")
-    report(~rel_raw.str.upper().isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy()[rel_codes], "reliability",
+    rel_coded = f.coded("reliability")
+    report.each(~rel_coded.values.str.upper().isin(["", "A", "B", "C", "D", "E", "F"]).to_numpy(), rel_coded, "reliability",
            lambda v: f"{v!r} is not an Admiralty reliability grade A-F", f["reliability"])
-    cred_codes, cred_u = f.distinct("credibility")
-    report(~cred_u.isin(["", "1", "2", "3", "4", "5", "6"]).to_numpy()[cred_codes], "credibility",
+    cred_coded = f.coded("credibility")
+    report.each(~cred_coded.values.isin(["", "1", "2", "3", "4", "5", "6"]).to_numpy(), cred_coded, "credibility",
            lambda v: f"{v!r} is not an Admiralty credibility grade 1-6", f["credibility"])
 
 
-def _typed_log(f: _Columns, lines: np.ndarray, path: str, dates: pd.Series, kinds: _Kinds, lr: np.ndarray,
-               numbers: dict[str, np.ndarray], pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
-               scenario: Scenario | None) -> EvidenceLog:
+def _typed_log(f: _Columns, lines: np.ndarray, path: str, dates: pd.Series, date_codes: tuple[np.ndarray, np.ndarray],
+               kinds: _Kinds, lr: np.ndarray, numbers: dict[str, np.ndarray],
+               pairs: tuple[np.ndarray, np.ndarray, np.ndarray], scenario: Scenario | None) -> EvidenceLog:
     """The checked columns decoded: dates, kinds, numbers, upper-case grades, canonical ``given``."""
-    out = f.frame.copy(deep=False)  # columns are replaced, never changed in place
+    out = {c: f[c] for c in f.frame.columns}  # columns are replaced, never changed in place
     out["date"] = dates
-    kind = f["kind"] if kinds.values.equals(kinds.raw) else _spread(kinds.values, kinds.codes)
-    out["kind"] = kind.mask(kinds.is_retraction, "retraction") if kinds.is_retraction.any() else kind
+    kind_codes, kind_values = kinds.codes, kinds.values.array
+    if kinds.is_retraction.any():
+        kind_codes = np.where(kinds.is_retraction, len(kind_values), kind_codes)
+        kind_values = pd.array([*kind_values, "retraction"], dtype=kind_values.dtype)
+    out["kind"] = f["kind"] if kind_values.equals(kinds.raw.array) else _spread(pd.Series(kind_values), kind_codes)
     out["lr"] = lr
-    for c, values in numbers.items():
-        out[c] = values
+    out.update(numbers)
     rel_codes, rel_raw = f.distinct("reliability")
     rel_u = rel_raw.str.upper()
     out["reliability"] = f["reliability"] if rel_u.equals(rel_raw) else _spread(rel_u, rel_codes)
     pair_codes, pair_event, pair_given = pairs
-    given_codes_out = f.distinct("given")[0], f.distinct("given")[1].array
     if (pair_given != "").any():
         canonical = (np.array([_canonical_given(scenario, e, g) for e, g in zip(pair_event, pair_given, strict=True)], dtype=object)
                      if scenario is not None else pair_given.astype(object))  # as written: the parents' order is unknown
         if (canonical != pair_given).any():
             out["given"] = pd.Series(pd.array(canonical, dtype=f["given"].dtype).take(pair_codes))
         given_codes_out = pair_codes, canonical
+    else:
+        given_codes_out = f.distinct("given")[0], f.distinct("given")[1].array
     out["line"] = lines
-    log = EvidenceLog(out, path)
+    log = EvidenceLog(pd.DataFrame(out, copy=False), path)
     event_codes, event_u = f.distinct("event")
     favours_codes, favours_u = f.distinct("favours")
     cred_codes, cred_u = f.distinct("credibility")
-    log._codes.update({"event": (event_codes, event_u.array), "given": given_codes_out,
+    log._codes.update({"date": date_codes, "kind": (kind_codes, kind_values),
+                       "event": (event_codes, event_u.array), "given": given_codes_out,
                        "favours": (favours_codes, favours_u.array), "reliability": (rel_codes, rel_u.array),
                        "credibility": (cred_codes, cred_u.array)})  # the update reuses them
     return log

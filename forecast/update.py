@@ -6,7 +6,9 @@ along its favoured outcome and ``(w tau)**2`` to ``S``; an observation is a Kalm
 (:func:`kalman_step`). The filter reads only the compiled :class:`~forecast.design.Design`
 (what each entry means is decided there). Between two observations a branch moves by
 sums only, so the filter is vectorised: cumulative sums over the signals and one small
-step per observation. One pass yields the state at every date of the replay (the
+step per observation. The observations' steps compose (the variance's is a Moebius map,
+the mean's an affine one), so a long run of them is evaluated as a blocked prefix scan,
+the same numbers to within rounding; a short run in a loop. One pass yields the state at every date of the replay (the
 trajectory), the state at the as-of date, each entry's shift of the branch mean, and
 each input's *noise loading* on the final state (how much of the input's own
 uncertainty reaches it), which lets the draws behind path and marginal intervals share
@@ -266,9 +268,15 @@ def kalman_step(m: np.ndarray, S: np.ndarray, H: np.ndarray, innovation: float, 
 
 
 def _input_noise(inputs: dict[str, np.ndarray]) -> np.ndarray:
-    """Each input's own standard deviation: ``w tau`` for a signal, ``sqrt(R)`` for an observation."""
-    R = inputs["R"]
-    return np.where(inputs["is_obs"], np.sqrt(np.where(np.isfinite(R), R, 0.0)), np.sqrt(inputs["var"]))
+    """Each input's own standard deviation: ``w tau`` for a signal, ``sqrt(R)`` for an observation.
+
+    Signed by the input's direction on a two-outcome branch's ``x``: + for the first outcome.
+    """
+    noise = np.sqrt(inputs["var"])  # (0 for an observation)
+    obs = np.flatnonzero(inputs["is_obs"])
+    R = inputs["R"][obs]
+    noise[obs] = np.sqrt(np.where(np.isfinite(R), R, 0.0))
+    return np.copysign(noise, 0.5 - inputs["k"], out=noise)
 
 
 def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dict[str, np.ndarray], rows: np.ndarray,
@@ -276,7 +284,7 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
     """One branch: states at ``snap_days``, entries applied by then, each entry's shift and noise loading.
 
     ``rows`` are the branch's entries in file order, ``days`` their days since the start;
-    ``noise``, every input's standard deviation (:func:`_input_noise`; computed here if not given).
+    ``noise``, every input's signed standard deviation (:func:`_input_noise`; computed here if not given).
     ``memo`` (a dict kept per branch across calls) lets a rerun without some retracted
     entries skip the observations before the first entry that changed.
     """
@@ -286,11 +294,11 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
         order = np.argsort(days, kind="stable")  # ties keep file order
         rows, days = rows[order], days[order]
     is_obs = inputs["is_obs"][rows]
-    noise = noise[rows] if noise is not None else _input_noise({c: inputs[c][rows] for c in ("R", "is_obs", "var")})
+    noise = noise[rows] if noise is not None else _input_noise({c: inputs[c][rows] for c in ("R", "is_obs", "var", "k")})
     if d == 1:  # a signal moves m by +-step and S by var
         mean, cov, applied, shifts, loadings = _filter_scalar(
             float(m0[0]), float(S0[0, 0]), days, inputs["dx"][rows], inputs["var"][rows], is_obs, rows, inputs,
-            drift, snap_days, memo, np.where(inputs["k"][rows] == 0, 1.0, -1.0) * noise)
+            drift, snap_days, memo, noise)
         mean, cov, shifts, loadings = mean[:, None], cov[:, None, None], shifts[:, None], loadings[:, None]
     else:
         k, y, R = inputs["k"][rows], inputs["y"][rows], inputs["R"][rows]
@@ -302,7 +310,7 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
         dm = direction * step[:, None]
         dS = direction[:, :, None] * direction[:, None, :] * var[:, None, None]
         mean, cov, applied, shifts, loadings = _filter_vector(m0, S0, days, dm, dS, is_obs, k, y, R, drift,
-                                                              snap_days, direction * noise[:, None])
+                                                              snap_days, direction * np.abs(noise)[:, None])
     if not ordered:
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
@@ -322,7 +330,8 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
                    noise: np.ndarray):
     """Run the filter for a two-outcome branch, on plain floats.
 
-    ``dm``, ``dS`` are the signals' steps of the mean and the variance; the
+    ``dm``, ``dS`` are the signals' steps of the mean and the variance (arrays of the
+    caller's to give away: they become the shifts and the cumulative variances); the
     observations' readings come from ``inputs`` by their ``rows``; ``noise`` is each
     input's standard deviation (``w tau``, or ``sqrt(R)``), signed by its direction on ``x``.
 
@@ -331,12 +340,12 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
     depends only on the entries before it), so a rerun after a retraction starts there.
     """
     n = len(days)
-    cdm, cdS = np.cumsum(dm), np.cumsum(dS)
+    cdm, cdS = np.cumsum(dm), np.cumsum(dS, out=dS)
     obs = np.flatnonzero(is_obs)
     base_m, base_S = np.empty(len(obs) + 1), np.empty(len(obs) + 1)
     base_day, base_at = np.zeros(len(obs) + 1, dtype=np.int64), np.full(len(obs) + 1, -1)
     base_m[0], base_S[0] = m0, S0
-    shifts = dm.copy()
+    shifts = dm  # (a signal's shift is its step)
     m_b, S_b, day_b, cdm_b, cdS_b = m0, S0, 0, 0.0, 0.0
     shift, gains, keep = np.empty(len(obs)), np.empty(len(obs)), np.empty(len(obs))
     first = 0  # the first observation to run
@@ -351,13 +360,10 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
             m_b, S_b = float(base_m[first]), float(base_S[first])
             day_b, cdm_b, cdS_b = int(days[o]), float(cdm[o]), float(cdS[o])
     rest, rest_rows = obs[first:], rows[obs[first:]]
-    days_rest = days[rest]
-    growth = drift * np.diff(days_rest, prepend=day_b)  # drift * (day_o - day_b), as a float product each
-    m_after, S_after, shifted, gained = _observe_scalar(
-        m_b, S_b, cdm_b, cdS_b, cdm[rest].tolist(), cdS[rest].tolist(), growth.tolist(),
-        (inputs["k"][rest_rows] == 0).tolist(), inputs["y"][rest_rows].tolist(), inputs["R"][rest_rows].tolist())
-    base_m[first + 1:], base_S[first + 1:] = m_after, S_after
-    shift[first:], gains[first:] = shifted, gained
+    growth = drift * np.diff(days[rest], prepend=day_b)  # drift * (day_o - day_b), as a float product each
+    _observe_run(m_b, S_b, cdm_b, cdS_b, cdm[rest], cdS[rest], growth, inputs["k"][rest_rows] == 0,
+                 inputs["y"][rest_rows], inputs["R"][rest_rows],
+                 (base_m[first + 1:], base_S[first + 1:], shift[first:], gains[first:]))
     keep[first:] = 1.0 - np.abs(gains[first:])  # how much of the state before it survives: 1 - K
     shifts[obs] = shift
     base_day[1:], base_at[1:] = days[obs], obs
@@ -365,9 +371,10 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
     # noise loadings on the final state: what survives of each input through the observations after it
     survive = np.ones(len(obs) + 1)
     survive[:-1] = np.cumprod(keep[::-1])[::-1]
-    after = np.cumsum(is_obs)  # the first observation after each entry (the observations up to it)
-    loadings = noise * survive[after]  # a signal's noise moves x along its direction
-    loadings[obs] = gains * np.abs(noise[obs]) * survive[np.arange(1, len(obs) + 1)]
+    # a signal's noise moves x along its direction, through the observations after it
+    loadings = np.repeat(survive, np.diff(obs, prepend=0, append=n))  # (entry i: survive[observations up to i])
+    loadings *= noise
+    loadings[obs] = gains * np.abs(noise[obs]) * survive[1:]
     j = np.searchsorted(days, snap_days, side="right") - 1  # last entry applied by each snapshot
     seen = j >= 0
     jj = np.maximum(j, 0)
@@ -383,6 +390,33 @@ def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: n
     mean = np.where(seen, m_j, m0)
     cov = np.where(seen, S_j, S0) + drift * (snap_days - last_day)
     return mean, cov, j + 1, shifts, loadings
+
+
+#: Observations of a run from which :func:`_filter_scalar` evaluates them by
+#: :func:`_observe_scan`; shorter runs keep the loop (faster there, and its floats are the reference).
+_SCAN_FROM = 384
+
+
+def _observe_run(m_b: float, S_b: float, cdm_b: float, cdS_b: float, cdm: np.ndarray, cdS: np.ndarray,
+                 growth: np.ndarray, up: np.ndarray, y: np.ndarray, R: np.ndarray,
+                 out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """The observations of a two-outcome branch (as :func:`_observe_scalar`), their results into ``out``.
+
+    A long run is evaluated by :func:`_observe_scan` (vectorised; the same floats to within
+    rounding), a short one by the loop (faster there, and its floats are the reference).
+    """
+    if len(R) >= _SCAN_FROM:
+        dS = np.diff(cdS, prepend=cdS_b)
+        dS += growth
+        with np.errstate(over="ignore", invalid="ignore"):
+            _observe_scan(m_b, S_b, np.diff(cdm, prepend=cdm_b), dS, up, y, R, out)
+        if np.isfinite(out[0]).all() and np.isfinite(out[1]).all():
+            return
+        # (a product overflowed, or a reading was exact: the loop says what the formulas give)
+    results = _observe_scalar(m_b, S_b, cdm_b, cdS_b, cdm.tolist(), cdS.tolist(), growth.tolist(), up.tolist(),
+                              y.tolist(), R.tolist())
+    for into, values in zip(out, results, strict=True):
+        into[:] = values
 
 
 def _observe_scalar(m_b: float, S_b: float, cdm_b: float, cdS_b: float, cdm: list[float], cdS: list[float],
@@ -418,6 +452,151 @@ def _observe_scalar(m_b: float, S_b: float, cdm_b: float, cdS_b: float, cdm: lis
         gained.append(gain)
         cdm_b, cdS_b = cdm_o, cdS_o
     return m_after, S_after, shifted, gained
+
+
+def _observe_scan(m_b: float, S_b: float, dm: np.ndarray, dS: np.ndarray, up: np.ndarray, y: np.ndarray,
+                  R: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """:func:`_observe_scalar` as a blocked prefix scan: the same results to within rounding.
+
+    ``dm``, ``dS`` are each observation's moves of the mean and the variance since the one
+    before (signals and drift); ``out`` receives what :func:`_observe_scalar` returns: each
+    observation's mean and variance after it, its shift of the mean, and its gain.
+
+    Both recursions are associative: the variance's step ``S -> (S + a) R / (S + a + R)``
+    is a Moebius map, the mean's ``m -> (1 - g)(m + b) + g y`` an affine one. The
+    observations are cut into blocks; one vectorised pass a position (over all blocks at
+    once) composes each block's maps, a short loop carries the state from block to block,
+    and every state follows from its block's start and its prefix map. The arrays are
+    ``(width, blocks)``: row ``j`` holds every block's ``j``-th observation. The variance
+    after a reading is ``S R / (S + R)``, not the loop's ``S - g S`` (which cancels where
+    the reading is far more precise than the state).
+    """
+    n = len(R)
+    width = max(16, int(np.sqrt(n / 8.0)))  # balances the passes along blocks against the loop over them
+    blocks = -(-n // width)
+    precision = _blocked(R, width, blocks, _INF)
+    with np.errstate(divide="ignore"):
+        np.divide(1.0, precision, out=precision)  # 0 for an inert reading (R = inf)
+    grow = _blocked(dS, width, blocks, 0.0)
+    p00, p01, p10, p11 = _moebius_prefixes(grow, precision)
+    S_start = _moebius_starts(S_b, p00[-1].tolist(), p01[-1].tolist(), p10[-1].tolist(), p11[-1].tolist())
+    S_after = _apply_moebius(p00, p01, p10, p11, S_start)  # (the four arrays are reused from here on)
+    S_pre = _before_each(S_after, S_start, out=p01)
+    S_pre += grow
+    keep = np.multiply(S_pre, precision, out=p10)
+    keep += 1.0
+    np.divide(1.0, keep, out=keep)  # 1 - g = R / (S + R) without cancellation (exactly 1 where inert)
+    g = np.multiply(S_pre, precision, out=p11)
+    g *= keep
+    np.multiply(S_pre, keep, out=S_after)
+    step = _blocked(dm, width, blocks, 0.0)
+    target = _blocked(y, width, blocks, 0.0)
+    np.negative(target, out=target, where=~_blocked(up, width, blocks, True))  # a reading y of -x is one of -y of x
+    offset = np.multiply(keep, step, out=grow)
+    offset += np.multiply(g, target, out=precision)
+    through = _affine_prefixes(keep, offset)
+    m_start = _affine_starts(m_b, through[-1].tolist(), offset[-1].tolist())
+    through *= m_start
+    through += offset
+    m_pre = _before_each(through, m_start, out=precision)
+    m_pre += step
+    m_after = np.subtract(target, m_pre, out=target)
+    m_after *= g
+    m_after += m_pre  # the loop's step: exactly m_pre where g = 0
+    shifted = np.subtract(m_after, m_pre, out=step)
+    for values, into in zip((m_after, S_after, shifted, g), out, strict=True):
+        _unblocked(values, into)
+    np.negative(out[3], out=out[3], where=~(up | (R == _INF)))  # (an inert reading's gain stays +0.0, as in the loop)
+
+
+def _blocked(values: np.ndarray, width: int, blocks: int, fill: float | bool) -> np.ndarray:
+    """``values`` as a ``(width, blocks)`` array, block ``k`` in column ``k``, padded with ``fill`` (inert steps)."""
+    out = np.empty((width, blocks), dtype=values.dtype)
+    full = len(values) // width
+    out[:, :full] = values[:full * width].reshape(full, width).T
+    out[:, full:] = fill
+    out[:len(values) - full * width, full:] = values[full * width:, None]
+    return out
+
+
+def _unblocked(values: np.ndarray, into: np.ndarray) -> None:
+    """The inverse of :func:`_blocked`: the first ``len(into)`` values, in their order, into ``into``."""
+    width = len(values)
+    full = len(into) // width
+    into[:full * width].reshape(full, width)[...] = values[:, :full].T
+    into[full * width:] = values[:len(into) - full * width, full:].reshape(-1)  # (full: blocks - 1 or all)
+
+
+def _before_each(after: np.ndarray, start: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The states before each step, from the states ``after`` each one and each block's ``start``."""
+    out[0], out[1:] = start, after[:-1]
+    return out
+
+
+def _moebius_prefixes(a: np.ndarray, precision: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Within each block, the composed variance maps up to each step: four ``(width, blocks)`` arrays.
+
+    One step maps ``S`` to ``(S + a) / (1 + r (S + a))`` (``r = 1 / R``), the matrix
+    ``[[1, a], [r, 1 + a r]]``; all entries are >= 0, so products lose nothing to
+    cancellation. They are rescaled now and then (a map is its matrix up to a factor).
+    """
+    p00, p01, p10, p11 = (np.empty_like(a) for _ in range(4))
+    q00, q01, q10, q11 = np.ones(a.shape[1]), np.zeros(a.shape[1]), np.zeros(a.shape[1]), np.ones(a.shape[1])
+    for j in range(len(a)):
+        t00, t01, t10, t11 = p00[j], p01[j], p10[j], p11[j]
+        np.multiply(a[j], q10, out=t00)
+        t00 += q00
+        np.multiply(a[j], q11, out=t01)
+        t01 += q01
+        np.multiply(precision[j], t00, out=t10)
+        t10 += q10
+        np.multiply(precision[j], t01, out=t11)
+        t11 += q11
+        if j % 4 == 3:  # (a step never shrinks the diagonal: its sum stays >= 1 after a rescale)
+            scale = 1.0 / (t00 + t11)
+            for t in (t00, t01, t10, t11):
+                t *= scale
+        q00, q01, q10, q11 = t00, t01, t10, t11
+    return p00, p01, p10, p11
+
+
+def _apply_moebius(p00: np.ndarray, p01: np.ndarray, p10: np.ndarray, p11: np.ndarray, start: np.ndarray
+                   ) -> np.ndarray:
+    """Each step's variance after it, its prefix map of its block's ``start`` (in ``p00``; ``p10`` is spent)."""
+    p00 *= start
+    p00 += p01
+    p10 *= start
+    p10 += p11
+    p00 /= p10
+    return p00
+
+
+def _moebius_starts(S: float, p00: list[float], p01: list[float], p10: list[float], p11: list[float]) -> np.ndarray:
+    """The variance at each block's start, from ``S`` through the blocks' whole maps in turn."""
+    out = []
+    for e00, e01, e10, e11 in zip(p00, p01, p10, p11, strict=True):
+        out.append(S)
+        S = (e00 * S + e01) / (e10 * S + e11)
+    return np.array(out)
+
+
+def _affine_prefixes(keep: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Within each block, the composed mean maps ``m -> through m + offset`` up to each step: ``through``.
+
+    ``offset`` is replaced by the composed offsets.
+    """
+    for j in range(1, len(offset)):
+        offset[j] += keep[j] * offset[j - 1]
+    return np.cumprod(keep, axis=0)
+
+
+def _affine_starts(m: float, through: list[float], offset: list[float]) -> np.ndarray:
+    """The mean at each block's start, from ``m`` through the blocks' whole maps in turn."""
+    out = []
+    for t, o in zip(through, offset, strict=True):
+        out.append(m)
+        m = t * m + o
+    return np.array(out)
 
 
 def _filter_vector(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, dm: np.ndarray, dS: np.ndarray,
