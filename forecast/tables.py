@@ -337,12 +337,21 @@ def trajectory_table(history: BeliefHistory, level: float, seed: int, n_draws: i
     """The trajectory of every branch over the history's dates (vectorised for two outcomes)."""
     scenario = history.scenario
     z = normal_quantile(0.5 + level / 2.0)
-    frames = []
+    T = len(history.dates)
+    sizes = [scenario.event(branch.event).dim + 1 for branch in scenario.branches]
+    width = sum(sizes)  # rows a date: every outcome of every branch, in branch order
+    columns: dict[str, np.ndarray] = {
+        "date": np.repeat(np.asarray(history.dates.date, dtype=object), width),
+        "event": np.empty(T * width, dtype=object),
+        "given": np.empty(T * width, dtype=object),
+        "outcome": np.empty(T * width, dtype=object),
+        **{c: np.empty(T * width) for c in ("probability", "lower", "upper")},
+    }
+    offset = 0
     for branch in scenario.branches:
         event = scenario.event(branch.event)
         m, S = history.mean[branch.index], history.cov[branch.index]
         res = history.resolved[branch.index]
-        T = len(history.dates)
         if event.dim == 1:
             probs = point_probabilities(m)
             half = z * np.sqrt(np.maximum(S[:, 0, 0], 0.0))
@@ -364,19 +373,13 @@ def trajectory_table(history: BeliefHistory, level: float, seed: int, n_draws: i
             onehot = np.eye(event.dim + 1)[res[done]]
             probs[done], lows[done], highs[done] = onehot, onehot, onehot
         K = event.dim + 1
-        frames.append(pd.DataFrame({
-            "date": np.repeat(history.dates.date, K),
-            "event": event.id,
-            "given": branch.given_text,
-            "outcome": np.tile(np.array(event.outcomes, dtype=object), T),
-            "probability": probs.reshape(-1),
-            "lower": lows.reshape(-1),
-            "upper": highs.reshape(-1),
-            "_branch": branch.index,
-        }))
-    table = pd.concat(frames, ignore_index=True)
-    table = table.sort_values(["date", "_branch"], kind="stable").drop(columns="_branch")
-    return table.reset_index(drop=True)[COLUMNS["trajectory"]]
+        at = (np.arange(T)[:, None] * width + offset + np.arange(K)).reshape(-1)  # (date, outcome) rows
+        columns["event"][at], columns["given"][at] = event.id, branch.given_text
+        columns["outcome"][at] = np.tile(np.array(event.outcomes, dtype=object), T)
+        for c, values in (("probability", probs), ("lower", lows), ("upper", highs)):
+            columns[c][at] = values.reshape(-1)
+        offset += K
+    return pd.DataFrame(columns, copy=False)[COLUMNS["trajectory"]]
 
 
 def marginal_table(scenario: Scenario, points: list[np.ndarray], draws: list[np.ndarray], level: float) -> pd.DataFrame:
