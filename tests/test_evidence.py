@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import forecast as fc
-from forecast import evidence
+from forecast import _columns, evidence
 
 HEADER = "id,date,event,given,kind,favours,lr,lr_sd,probability,prob_sd,source,reliability,credibility,summary,citation,retracts\n"
 
@@ -563,6 +563,6 @@ def test_unusual_quoting_is_counted_row_by_row(text):
 def test_a_column_that_needs_no_stripping_is_told_without_copying_it(values, start):
     column = pd.Series(values, dtype="str").iloc[start:]  # (a slice: Arrow's offsets do not start at 0)
     if any(v != v.strip() for v in column):
-        assert evidence._may_have_edge_space(column)
+        assert _columns.may_have_edge_space(column)
     if all(v.isascii() and v == v.strip() for v in column):
-        assert not evidence._may_have_edge_space(column)
+        assert not _columns.may_have_edge_space(column)

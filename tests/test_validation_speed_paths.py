@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import forecast as fc
-from forecast import evidence
+from forecast import _columns, evidence
 from forecast.evidence import COLUMNS
 
 #: Values that take each way: empty, single bytes, words, white space at either end, not ASCII.
@@ -33,9 +33,9 @@ VALUES = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_s
 @pytest.fixture(autouse=True)
 def small_parts(monkeypatch):
     """Parts and first rows of a few values, so that small columns cross every boundary."""
-    monkeypatch.setattr(evidence, "_PART_ROWS", 3)
-    monkeypatch.setattr(evidence, "_HEAD_ROWS", 5)
-    monkeypatch.setattr(evidence, "_TABLE_KEYS", 40)
+    monkeypatch.setattr(_columns, "PART_ROWS", 3)
+    monkeypatch.setattr(_columns, "HEAD_ROWS", 5)
+    monkeypatch.setattr(_columns, "TABLE_KEYS", 40)
 
 
 def column(values: list[str], cuts: list[int], start: int = 0, arrow_type=None) -> pd.Series:
@@ -50,12 +50,12 @@ def column(values: list[str], cuts: list[int], start: int = 0, arrow_type=None) 
     return pd.concat(pieces, ignore_index=True).iloc[start:].reset_index(drop=True)
 
 
-def plain(values: pd.Series) -> evidence._Coded:
-    codes, distinct = evidence._distinct(values)
-    return evidence._Coded(distinct, codes)
+def plain(values: pd.Series) -> _columns.Coded:
+    codes, distinct = _columns.distinct(values)
+    return _columns.Coded(distinct, codes)
 
 
-def assert_same_coding(fast: evidence._Coded, slow: evidence._Coded) -> None:
+def assert_same_coding(fast: _columns.Coded, slow: _columns.Coded) -> None:
     assert fast.values.dtype == slow.values.dtype
     assert list(fast.values) == list(slow.values)
     assert fast.codes.dtype == slow.codes.dtype and fast.codes.tolist() == slow.codes.tolist()
@@ -64,16 +64,16 @@ def assert_same_coding(fast: evidence._Coded, slow: evidence._Coded) -> None:
 @given(VALUES, st.lists(st.integers(0, 40), max_size=4), st.integers(0, 2))
 def test_each_way_of_coding_a_column_gives_pandas_codes(values, cuts, start):
     col = column(values, cuts, start)
-    fast, slow = evidence._coded(col), plain(col)
+    fast, slow = _columns.coded(col), plain(col)
     assert_same_coding(fast, slow)
     per_value = np.arange(len(slow.values)) * 3 + 1
-    assert evidence._coded(col).spread(per_value).tolist() == per_value[slow.codes].tolist()  # (before any codes are made)
+    assert _columns.coded(col).spread(per_value).tolist() == per_value[slow.codes].tolist()  # (before any codes are made)
     keys = np.full(len(col), 5, dtype=np.intp)
-    evidence._coded(col).add_codes(keys)
+    _columns.coded(col).add_codes(keys)
     assert keys.tolist() == (slow.codes + 5).tolist()
     merged = np.arange(len(slow.values)) // 2
     merged_values = pd.Series(range(len(slow.values)))
-    assert evidence._coded(col).merged(merged, merged_values).codes.tolist() == merged[slow.codes].tolist()
+    assert _columns.coded(col).merged(merged, merged_values).codes.tolist() == merged[slow.codes].tolist()
 
 
 @pytest.mark.parametrize("values", [
@@ -89,22 +89,22 @@ def test_each_way_of_coding_a_column_gives_pandas_codes(values, cuts, start):
 @pytest.mark.parametrize("arrow_type", [None, pa.string(), pa.large_string()])
 def test_columns_that_take_each_way(values, arrow_type):
     col = column(values, [2, 3, 7], arrow_type=arrow_type)
-    assert_same_coding(evidence._coded(col), plain(col))
+    assert_same_coding(_columns.coded(col), plain(col))
 
 
 def test_a_column_that_is_not_arrow_text_is_hashed_by_pandas():
     col = pd.Series(["a", "", "a", "b"], dtype=object)
-    assert evidence._text_parts(col) is None and evidence._text_facts(col) is None
-    assert_same_coding(evidence._coded(col), plain(col))
+    assert _columns._text_parts(col) is None and _columns.text_facts(col) is None
+    assert_same_coding(_columns.coded(col), plain(col))
     missing = pd.Series(["a", None, "", "b"], dtype="str")  # (missing values: not text to read off the buffers)
-    assert evidence._text_parts(missing) is None
-    assert_same_coding(evidence._coded(missing), plain(missing))
+    assert _columns._text_parts(missing) is None
+    assert_same_coding(_columns.coded(missing), plain(missing))
 
 
 @given(VALUES, st.lists(st.integers(0, 40), max_size=4), st.integers(0, 2))
 def test_facts_of_a_text_column_read_off_its_buffers(values, cuts, start):
     col = column(values, cuts, start)
-    facts = evidence._text_facts(col)
+    facts = _columns.text_facts(col)
     kept = list(col)
     assert facts.longest == max((len(v.encode()) for v in kept), default=0)
     assert facts.may_be_empty == ("" in kept)
@@ -120,18 +120,18 @@ def test_white_space_at_either_end_of_any_value_is_seen(value, where):
     values = ["id1", "", "id2", "id3", "id4", "", "", "id7", "id8", "id9"]
     values[where] = value
     for cuts in ([], [1, 5], [4, 9]):
-        assert evidence._may_have_edge_space(column(values, cuts))
-    assert not evidence._may_have_edge_space(column([v for v in values if v not in (value,)], [3]))
+        assert _columns.may_have_edge_space(column(values, cuts))
+    assert not _columns.may_have_edge_space(column([v for v in values if v not in (value,)], [3]))
 
 
 @given(st.lists(st.integers(0, 39), max_size=60))
 def test_codes_by_a_table_are_pandas_codes(keys):
     keys = np.array(keys, dtype=np.intp)
-    codes, distinct = evidence._first_seen_codes(keys, 40)
+    codes, distinct = _columns.first_seen_codes(keys, 40)
     expected_codes, expected = pd.factorize(keys)
     assert codes.tolist() == expected_codes.tolist() and distinct.tolist() == expected.tolist()
-    assert sorted(evidence._distinct_keys(keys, 40).tolist()) == sorted(set(keys.tolist()))
-    assert sorted(evidence._distinct_keys(keys, 4000).tolist()) == sorted(set(keys.tolist()))  # (by hashing)
+    assert sorted(_columns.distinct_keys(keys, 40).tolist()) == sorted(set(keys.tolist()))
+    assert sorted(_columns.distinct_keys(keys, 4000).tolist()) == sorted(set(keys.tolist()))  # (by hashing)
 
 
 def test_numbers_parse_as_pandas_parses_a_text_column():
@@ -146,8 +146,8 @@ def test_numbers_parse_as_pandas_parses_a_text_column():
 @given(st.lists(st.sampled_from(["a", "b", "c", "é", "", "ab", "B"]), max_size=8), st.lists(st.integers(0, 8), max_size=3))
 def test_increasing_ids_are_told_as_pandas_tells_them(ids, cuts):
     col = column(ids, cuts)
-    assert evidence._increasing(col) == (len(ids) < 2 or all(a < b for a, b in itertools.pairwise(ids)))
-    assert evidence._increasing(pd.Series(ids, dtype=object)) == evidence._increasing(col)
+    assert _columns.increasing(col) == (len(ids) < 2 or all(a < b for a, b in itertools.pairwise(ids)))
+    assert _columns.increasing(pd.Series(ids, dtype=object)) == _columns.increasing(col)
 
 
 # ------------------------------------------------------------------ whole validations
@@ -175,14 +175,22 @@ CELLS = {
 
 
 def plain_paths(monkeypatch) -> None:
-    """Validation without its shortcuts: pandas' hashing, stripping and comparisons only."""
-    monkeypatch.setattr(evidence, "_coded", plain)
-    monkeypatch.setattr(evidence, "_text_facts", lambda values: None)
-    monkeypatch.setattr(evidence, "_first_seen_codes", lambda keys, size: pd.factorize(keys))
-    monkeypatch.setattr(evidence, "_distinct_keys", lambda keys, size: pd.unique(keys))
+    """Validation without its shortcuts: pandas' hashing, stripping and comparisons only.
+
+    (Replaced where evidence.py calls them, and in forecast._columns for its own calls.)
+    """
+    plain_ways = {
+        "coded": plain,
+        "text_facts": lambda values: None,
+        "first_seen_codes": lambda keys, size: pd.factorize(keys),
+        "distinct_keys": lambda keys, size: pd.unique(keys),
+        "increasing": lambda ids: len(ids) < 2 or bool((ids.array[1:] > ids.array[:-1]).all()),
+    }
+    for name, way in plain_ways.items():
+        monkeypatch.setattr(_columns, name, way)
+        monkeypatch.setattr(evidence, name, way)
     monkeypatch.setattr(evidence, "_floats", lambda values, parse: pd.to_numeric(values.where(parse, None), errors="coerce")
                         .astype(float).to_numpy(copy=True))
-    monkeypatch.setattr(evidence, "_increasing", lambda ids: len(ids) < 2 or bool((ids.array[1:] > ids.array[:-1]).all()))
 
 
 def outcome(frame: pd.DataFrame, scenario, strip: bool = True):
