@@ -56,7 +56,7 @@ import pandas as pd
 GOALS = {"branches": 3.0, "trajectory": 3.0}  # wall time, × read_csv at 1M entries
 MEMORY_GOAL = 1.5  # peak RSS growth, × read_csv's at 1M entries
 STAGES = ("read_csv", "branches", "trajectory")
-CLI_GOAL = 2.0  # `forecast table` within 2 × `python -c "import pandas"`
+CLI_GOAL = 1.5  # `forecast table` within 1.5 × `python -c "import pandas"` (issue 13: keep)
 
 VERBAL = np.array(["negligible", "weak", "moderate", "strong", "very_strong"])
 RELIABILITY = np.array(["", "A", "B", "C", "D", "E", "F"])
@@ -218,11 +218,16 @@ def measure(stage: str, path: Path, repeats: int) -> dict:
 # --------------------------------------------------------------------------- whole processes
 
 
+#: The whole processes may cache their bytecode, as an installed package has it compiled: where
+#: PYTHONDONTWRITEBYTECODE is set, every run would compile forecast's modules again (~40 ms).
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _wall(cmd: list[str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_ENV)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -356,14 +361,16 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.cli_runs
     if runs:
         print()
-        _wall([sys.executable, "-c", "import pandas"], 1)  # warm the file cache
+        _wall([sys.executable, "-c", "import pandas"], 1)  # warm the file cache (and the bytecode)
         _wall(_forecast_command() + ["table"], 1)
-        t_pandas = statistics.median(_wall([sys.executable, "-c", "import pandas"], runs))
-        t_table = statistics.median(_wall(_forecast_command() + ["table"], runs))
-        print(f"whole process, median of {runs}:")
+        pairs = [(_wall([sys.executable, "-c", "import pandas"], 1)[0], _wall(_forecast_command() + ["table"], 1)[0])
+                 for _ in range(runs)]  # interleaved: a busy spell weighs on both alike
+        t_pandas, t_table = (statistics.median(t) for t in zip(*pairs, strict=True))
+        ratio = statistics.median(table / pandas for pandas, table in pairs)
+        print(f"whole process, median of {runs} interleaved runs:")
         print(f"  python -c 'import pandas'        {t_pandas:6.3f} s")
-        print(f"  forecast table (default)         {t_table:6.3f} s   {t_table / t_pandas:.2f} × import pandas "
-              f"(goal <= {CLI_GOAL:g} ×)")
+        print(f"  forecast table (default)         {t_table:6.3f} s   {ratio:.2f} × import pandas "
+              f"(median of the runs' ratios; goal <= {CLI_GOAL:g} ×)")
         clean, names = check_no_pymc()
         print(f"  heavy imports in `forecast table`: {names}")
     print(f"  pymc in sys.modules after the exact stages: {'yes' if pymc_seen else 'no'}")

@@ -29,48 +29,65 @@ The mathematics is in ``docs/model.md``, the file formats in ``data/README.md``;
 line is ``forecast --help``.
 """
 
-from .attribution import contribution_steps
+from typing import TYPE_CHECKING
+
 from .bundled import default_paths, load_default
 from .design import Design as Design
 from .design import compile_design
-from .echoes import EchoWarning as EchoWarning
-from .echoes import likely_echoes
 from .errors import ForecastError, InputError, Problem
 from .evidence import EvidenceLog, append_entry, load_evidence
-from .pooling import by_analyst, load_priors, pool
-from .reading import read_table
-from .report import write_report
 from .scenario import Branch as Branch
 from .scenario import Event as Event
 from .scenario import Prior as Prior
 from .scenario import Resolution as Resolution
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .scenario import Settings as Settings
-from .scoring import score_forecast, score_many
-from .snapshot import SnapshotDiff as SnapshotDiff
-from .snapshot import diff_snapshots, load_snapshot
 from .tables import VIEWS, ExactForecast, Forecast, McmcForecast, exact_update, format_table, make_forecast
 from .update import BeliefHistory as BeliefHistory
 from .update import run_filter
-from .voi import value_of_information
+
+if TYPE_CHECKING:
+    from .attribution import contribution_steps
+    from .echoes import EchoWarning as EchoWarning
+    from .echoes import likely_echoes
+    from .pooling import by_analyst, load_priors, pool
+    from .reading import read_table
+    from .report import write_report
+    from .scoring import score_forecast, score_many
+    from .snapshot import SnapshotDiff as SnapshotDiff
+    from .snapshot import diff_snapshots, load_snapshot
+    from .voi import value_of_information
 
 __version__ = "0.1.0"
 
 _LAZY_MODULES = {"plots", "decision_plots", "sensitivity", "batch"}  # imported when first touched (matplotlib, dask)
+#: Names imported from their modules when first touched, so that ``import forecast`` (and
+#: so every ``forecast`` command) pays only for what it uses: explaining, deciding, reports.
+_LAZY_NAMES = {
+    "contribution_steps": "attribution",
+    "EchoWarning": "echoes", "likely_echoes": "echoes",
+    "by_analyst": "pooling", "load_priors": "pooling", "pool": "pooling",
+    "read_table": "reading",
+    "write_report": "report",
+    "score_forecast": "scoring", "score_many": "scoring",
+    "SnapshotDiff": "snapshot", "diff_snapshots": "snapshot", "load_snapshot": "snapshot",
+    "value_of_information": "voi",
+}
 
 
 def __getattr__(name: str):  # PEP 562: ``fc.plots`` imports matplotlib on first use, not on ``import forecast``
-    if name in _LAZY_MODULES:
+    if name in _LAZY_MODULES or name in _LAZY_NAMES:
         import importlib
 
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
+        module = importlib.import_module(f".{_LAZY_NAMES.get(name, name)}", __name__)
+        value = getattr(module, name) if name in _LAZY_NAMES else module
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY_MODULES])
+    return sorted({*globals(), *_LAZY_MODULES, *_LAZY_NAMES})
 
 # What a user needs, by task (``help(forecast)`` lists these); the frozen value types (``Event``,
 # ``Branch``, ``Prior``, ``Settings``, ``Design``, ``BeliefHistory`` ...) import from here too.
