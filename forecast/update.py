@@ -20,7 +20,9 @@ without the retracted entries. The mathematics is in ``docs/model.md``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, partial
 
@@ -183,7 +185,6 @@ def run_filter(scenario: Scenario | Design, log: EvidenceLog | None = None,
     scenario = design.scenario
     snap_days, entry_days, retracted_at = design.snap_days, design.day, design.retracted_day
     epochs = design.epochs()
-    drift = design.drift
 
     n_b, T = len(scenario.branches), len(snap_days)
     means = [np.zeros((T, scenario.event(b.event).dim)) for b in scenario.branches]
@@ -203,20 +204,44 @@ def run_filter(scenario: Scenario | Design, log: EvidenceLog | None = None,
         inputs = design.active_inputs(active)
         noise = _input_noise(inputs)
         final = k == len(epochs) - 1
-        for branch in scenario.branches:
-            m0, S0 = design.prior(branch.index)
-            rows = design.applies[branch.index]
-            rows = rows if active.all() else rows[active[rows]]
-            if not final:  # later entries do not change this epoch's states
-                rows = rows[entry_days[rows] < epoch_end]
-            out = _filter_branch(m0, S0, entry_days[rows], inputs, rows, drift, snap_days[in_epoch],
-                                 memos[branch.index] if reuse else {}, noise)
-            means[branch.index][in_epoch], covs[branch.index][in_epoch], n_ev[branch.index, in_epoch] = out[:3]
+        replay = partial(_replay_branch, design, None if active.all() else active, None if final else epoch_end,
+                         inputs, noise, snap_days[in_epoch], memos if reuse else None)
+        for b, (rows, out) in enumerate(_each_branch(replay, n_b, len(entry_days))):
+            means[b][in_epoch], covs[b][in_epoch], n_ev[b, in_epoch] = out[:3]
             if final:
-                final_rows[branch.index], final_shifts[branch.index], final_loadings[branch.index] = rows, out[3], out[4]
+                final_rows[b], final_shifts[b], final_loadings[b] = rows, out[3], out[4]
     contributions = partial(_contribution_table, design, final_rows, final_shifts, final_loadings)
     return BeliefHistory(scenario, design.dates, means, covs, n_ev, design.resolved, contributions, design.hazard,
                          design, final_rows, final_loadings)
+
+
+def _replay_branch(design: Design, active: np.ndarray | None, end: int | None, inputs: dict[str, np.ndarray],
+                   noise: np.ndarray, snap_days: np.ndarray, memos: list[dict] | None, b: int) -> tuple[np.ndarray, tuple]:
+    """Branch ``b`` over one epoch: its entries (the ``active`` ones, dated before ``end``) and :func:`_filter_branch` of them.
+
+    ``None`` for every entry active, for no end, for no memos (each run starts afresh).
+    """
+    rows = design.applies[b]
+    if active is not None:
+        rows = rows[active[rows]]
+    if end is not None:  # later entries do not change this epoch's states
+        rows = rows[design.day[rows] < end]
+    return rows, _filter_branch(*design.prior(b), design.day[rows], inputs, rows, design.drift, snap_days,
+                                memos[b] if memos is not None else {}, noise)
+
+
+#: Applied entries from which the branches are replayed in threads (numpy lets go of the GIL
+#: in its loops; each branch's arrays are its own, so the results are the same bytes).
+_THREADS_FROM = 50_000
+
+
+def _each_branch(replay: Callable[[int], tuple], n_branches: int, n_entries: int) -> Iterator[tuple]:
+    """``replay(b)`` of every branch in order: in a few threads for a long log, else one by one."""
+    workers = min(4, os.cpu_count() or 1, n_branches)
+    if n_entries < _THREADS_FROM or workers < 2:
+        return map(replay, range(n_branches))
+    with ThreadPoolExecutor(workers) as pool:
+        return iter(list(pool.map(replay, range(n_branches))))
 
 
 def _contribution_table(design: Design, rows: list[np.ndarray], shifts: list[np.ndarray],

@@ -296,6 +296,29 @@ def test_the_exact_update_of_a_long_log_is_the_loops(make_inputs, monkeypatch, s
         np.testing.assert_allclose(g[floats].to_numpy(), w[floats].to_numpy(), rtol=RTOL, atol=RTOL)
 
 
+@pytest.mark.parametrize(("stories", "retractions"), [(True, True), (False, False)])
+def test_branches_replayed_in_threads_give_the_same_bytes(make_inputs, monkeypatch, stories, retractions):
+    """A long log's branches are replayed in threads: each branch's own arrays, so not one bit moves."""
+    data = {"id": "threads", "title": "Threads",
+            "settings": {"start": "2025-01-01", "drift_per_day": 0.01, "seed": 3, "echo_correlation": 0.5},
+            "events": [{"id": "a", "question": "A?", "prior": {"p": 0.3, "sd": 0.4}},
+                       {"id": "b", "question": "B?", "parents": ["a"],
+                        "prior": {"a=yes": {"p": 0.2, "sd": 0.5}, "a=no": {"p": 0.6, "sd": 0.8}}}]}
+    scenario, log = make_inputs(data, long_log(5, 3000, stories, retractions))
+    workers = []
+    pool = update_module.ThreadPoolExecutor
+    monkeypatch.setattr(update_module, "ThreadPoolExecutor", lambda n: workers.append(n) or pool(n))
+    monkeypatch.setattr(update_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(update_module, "_THREADS_FROM", 0)
+    threaded = fc.exact_update(scenario, log)
+    assert workers and set(workers) == {2}
+    monkeypatch.setattr(update_module, "_THREADS_FROM", NOT_SCANNED)
+    one_by_one = fc.exact_update(scenario, log)
+    for table in ("branches", "trajectory"):
+        assert getattr(threaded, table).equals(getattr(one_by_one, table))
+    assert threaded.history.contributions.equals(one_by_one.history.contributions)
+
+
 def test_the_contract_names_the_threshold():
     """docs/model.md says from how many observations a run is scanned: the number the code uses."""
     from pathlib import Path
