@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _process import environment  # (benchmarks/_process.py: this script's folder is on sys.path)
 
 GOALS = {"branches": 3.0, "trajectory": 3.0}  # wall time, × read_csv at 1M entries
 MEMORY_GOAL = 1.5  # peak RSS growth, × read_csv's at 1M entries
@@ -218,16 +219,11 @@ def measure(stage: str, path: Path, repeats: int) -> dict:
 # --------------------------------------------------------------------------- whole processes
 
 
-#: The whole processes may cache their bytecode, as an installed package has it compiled: where
-#: PYTHONDONTWRITEBYTECODE is set, every run would compile forecast's modules again (~40 ms).
-_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 def _wall(cmd: list[str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_ENV)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=environment())
         times.append(time.perf_counter() - t0)
     return times
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -42,6 +41,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _process import environment  # (benchmarks/_process.py: this script's folder is on sys.path)
 
 HERE = Path(__file__).resolve()
 PYTHON = sys.executable
@@ -137,7 +138,7 @@ def main() -> None:
     if args.one:
         return one(args.one, args.draws, args.tune)
     cache = tempfile.mkdtemp(prefix="bench-mcmc-cache-")
-    base = {**os.environ, "FORECAST_CACHE_DIR": cache, "FORECAST_PROGRESS": "0"}
+    base = environment(FORECAST_CACHE_DIR=cache, FORECAST_PROGRESS="0")
     base.pop("FORECAST_CACHE", None)
     names = [n for n in OPTIONS if n == "import pymc" or args.only is None or any(s in n for s in args.only)]
     extra = [] if (args.draws, args.tune) == (1000, 1000) else ["--draws", str(args.draws), "--tune", str(args.tune)]
