@@ -271,6 +271,7 @@ def _stream_lines(path: str | Path, size: int, block: int) -> _Lines | None:
     the next, so the commas and CR before a line end are read across blocks. Not plain:
     another size, not UTF-8, NUL bytes, a CR not before a LF, no line end in the first block.
     """
+    block = min(block, size + 1)  # (a small file: a buffer its size, read in one go)
     buffer = bytearray(_MARGIN + block)
     buffer[:_MARGIN] = b"\n" * _MARGIN  # (a line end before the file: no comma run goes past its start)
     view, text = memoryview(buffer), np.frombuffer(buffer, dtype=np.uint8)
