@@ -1067,8 +1067,9 @@ def _given_problem(scenario: Scenario | None, event_id: str, given: str) -> str 
 
 
 def _canonical_given(scenario: Scenario, event_id: str, given: str) -> str:
-    if not given:
-        return ""
+    """``given`` with the event's parents in the scenario's order; as written without an event (a retraction's)."""
+    if not given or all(event.id != event_id for event in scenario.events):
+        return given
     order = scenario.event(event_id).parents
     pairs = dict(parse_given(given))
     return format_given([(p, pairs[p]) for p in order if p in pairs])

@@ -346,8 +346,10 @@ def _filter_branch(m0: np.ndarray, S0: np.ndarray, days: np.ndarray, inputs: dic
 def _kalman_scalar(m: float, S: float, up: bool, y: float, R: float) -> tuple[float, float, float]:
     """:func:`kalman_step` for a two-outcome branch on plain floats: the reading is ``+-x``."""
     h, H = (m, 1.0) if up else (-m, -1.0)
-    gain = S * H / (S + R) if np.inf != R else 0.0
-    return m + gain * (y - h), S - gain * H * S, gain
+    if np.inf == R:  # (an inert echo of a reading)
+        return m, S, 0.0
+    # S after it is (1 - K) S = S R / (S + R): S - K S would cancel to 0 for a reading far more precise than the state
+    return m + S * H / (S + R) * (y - h), S * R / (S + R), S * H / (S + R)
 
 
 def _filter_scalar(m0: float, S0: float, days: np.ndarray, dm: np.ndarray, dS: np.ndarray, is_obs: np.ndarray,
@@ -470,7 +472,7 @@ def _observe_scalar(m_b: float, S_b: float, cdm_b: float, cdS_b: float, cdm: lis
                 m_b, gain = m + g * (y_o - m), g
             else:
                 m_b, gain = m - g * (y_o + m), -g
-            S_b = S - g * S
+            S_b = S * R_o / (S + R_o)  # (1 - g) S, as there
         m_after.append(m_b)
         S_after.append(S_b)
         shifted.append(m_b - m)

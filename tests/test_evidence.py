@@ -274,6 +274,20 @@ def test_retractions(write_evidence, scenario):
     assert_problem(lines, path, 6, "event", "differs from the retracted entry's event")
 
 
+def test_a_retraction_without_an_event_may_keep_a_given(write_evidence, scenario):
+    """A retraction names only the entry it retracts: a stray ``given`` beside no event is kept as written.
+
+    (Found in review: its ``given`` was put in the order of the parents of event ``''``, which
+    raised a lookup error instead of loading or saying what is wrong.)
+    """
+    path = write_evidence(HEADER + good(1, event="b", given="a=yes")
+                          + good(2, date="2025-01-03", event="", given="a=yes", favours="", lr="", retracts="E1"))
+    log = fc.load_evidence(path, scenario)
+    assert log.frame["given"].tolist() == ["a=yes", "a=yes"]
+    assert log.frame["kind"].tolist() == ["signal", "retraction"]
+    assert fc.exact_update(scenario, log).branches["n_evidence"].sum() == 0
+
+
 def test_not_utf8(write_file, scenario):
     path = write_file("latin.csv", "id,date,event,favours,lr,summary\nE1,2025-01-02,a,yes,2,caf\xe9\n".encode("latin-1"))
     assert_problem(problems(path, scenario), path, 2, "file", "not UTF-8")

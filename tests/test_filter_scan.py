@@ -120,11 +120,36 @@ def test_the_scan_is_the_loop_through_cumulative_sums(seed):
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_the_scan_holds_where_the_loop_loses_digits(seed):
+def test_scan_and_loop_hold_where_readings_are_far_more_precise_than_the_state(seed):
     # readings up to 1e22 times more precise than the state, variances up to 1e6, point priors
     run = random_run(seed, n=1500, R_range=(1e-18, 1e4), large=1e6)
     want = by_decimal(run)
     assert_agree(by_scan(run), want, run)
+    assert_agree(by_loop(run, growth=True), want, run)
+
+
+@pytest.mark.parametrize("precise_sd", [1e-9, 1e-4, 0.5])
+def test_the_forecast_does_not_jump_where_runs_start_to_be_scanned(make_inputs, precise_sd):
+    """Two precise readings of one day, then vague ones: one fewer or one more reading is the same forecast.
+
+    (Found in review: the loop once took S after a reading as S - K S, which cancels to 0 for a
+    reading far more precise than the state, so the second reading was ignored by the loop and
+    not by the scan, and the forecast jumped at the threshold.)
+    """
+    data = {"id": "precise", "title": "Precise readings", "settings": {"start": "2025-01-01"},
+            "events": [{"id": "a", "question": "A?", "prior": {"p": 0.5, "sd": 1.0}}]}
+    first = [{"id": "E1", "date": "2025-01-02", "event": "a", "kind": "observation", "probability": "0.2",
+              "prob_sd": str(precise_sd), "summary": "precise"},
+             {"id": "E2", "date": "2025-01-02", "event": "a", "kind": "observation", "probability": "0.8",
+              "prob_sd": str(precise_sd), "summary": "precise too"}]
+    points = []
+    for n in (update_module._SCAN_FROM - 1, update_module._SCAN_FROM):  # the loop, then the scan
+        vague = [{"id": f"P{i:05d}", "date": "2025-01-03", "event": "a", "kind": "observation", "probability": "0.5",
+                  "prob_sd": "100", "summary": "vague"} for i in range(n - 2)]
+        scenario, log = make_inputs(data, first + vague)
+        points.append(fc.exact_update(scenario, log).branches["probability"].iat[0])
+    assert points[0] == pytest.approx(points[1], rel=1e-9, abs=1e-12)
+    assert points[1] == pytest.approx(0.5, abs=1e-6)  # the two precise readings pool to logit 0
 
 
 @pytest.mark.parametrize("n", [384, 385, 400, 441, 1000])

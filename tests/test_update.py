@@ -368,6 +368,20 @@ def test_three_outcome_signal_on_the_last_outcome_lowers_every_log_ratio(run):
     assert S_state.ravel().tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0], abs=1e-15)
 
 
+@pytest.mark.parametrize("precise_sd", ["1e-9", "1e-6"])
+def test_a_second_precise_reading_is_pooled_with_the_first(run, precise_sd):
+    """Two readings far more precise than the state, of opposite sides, on one day: they pool.
+
+    (Found in review: S after a reading taken as S - K S cancelled to 0 for such a reading,
+    so the second one was ignored by runs short enough for the loop.)
+    """
+    readings = [obs(1, "2025-01-02", 0.2, precise_sd, favours="yes"), obs(2, "2025-01-02", 0.8, precise_sd, favours="yes")]
+    result = run(scenario({"id": "a", "question": "a?", "prior": {"p": 0.5, "sd": 1.0}}), readings)
+    assert first(result)["probability"] == pytest.approx(0.5, abs=1e-6)  # logit 0.2 and logit 0.8, equally precise
+    m, S = state(result)
+    assert m == pytest.approx(0.0, abs=1e-6) and S == pytest.approx(float(precise_sd) ** 2 / 2, rel=1e-6)  # R / 2
+
+
 def test_three_outcome_signal_spread_goes_along_its_direction(run):
     data = scenario(THREE)
     result = run(data, [entry(1, "2025-01-02", favours="z", lr="3", lr_sd="0.5"),
