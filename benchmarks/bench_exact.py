@@ -11,7 +11,9 @@ the stage's own):
 The machine is shared, so the stages are interleaved: each round runs every stage in
 a fresh process (``--repeats`` timed runs each), and a stage's ratio to ``read_csv``
 is the median over the rounds of the ratio within the round, so a busy spell weighs
-on both sides of a ratio alike.
+on both sides of a ratio alike. Each round measures ``read_csv`` first, then the other
+stages in a rotated order, each after a pause (:data:`SETTLE`): a process started right
+after one that freed half a gigabyte runs measurably slower, whichever stage it is.
 
 Reported per stage: wall time (median and best of all runs) and its ratio to
 ``read_csv``, also for each process's first call alone (what one ``forecast table``
@@ -57,6 +59,9 @@ from _process import environment  # (benchmarks/_process.py: this script's folde
 GOALS = {"branches": 3.0, "trajectory": 3.0}  # wall time, × read_csv at 1M entries
 MEMORY_GOAL = 1.5  # peak RSS growth, × read_csv's at 1M entries
 STAGES = ("read_csv", "branches", "trajectory")
+#: Seconds to wait before each measured process: the machine settles after the last one
+#: (its memory freed and reclaimed), which otherwise weighs on whichever stage comes next.
+SETTLE = 1.0
 CLI_GOAL = 1.5  # `forecast table` within 1.5 × `python -c "import pandas"` (issue 13: keep)
 
 VERBAL = np.array(["negligible", "weak", "moderate", "strong", "very_strong"])
@@ -258,9 +263,12 @@ def _measure_size(n: int, path: Path, stages: tuple[str, ...], rounds: int, repe
     """Every stage's runs over ``rounds`` interleaved rounds, and its per-round ratios to ``read_csv``."""
     results: dict[str, dict] = {s: {"times": [], "cpu": [], "rss": [], "traced": [], "ratios": [], "cpu_ratios": [],
                                     "first_ratios": [], "pymc": False} for s in stages}
-    for _ in range(rounds):
+    for k in range(rounds):
         base = None
-        for stage in stages:
+        others = [s for s in stages if s != "read_csv"]
+        order = (["read_csv"] if "read_csv" in stages else []) + others[k % max(len(others), 1):] + others[:k % max(len(others), 1)]
+        for stage in order:  # read_csv first (the round's base), the others in turn first after it
+            time.sleep(SETTLE)
             r = measure(stage, path, repeats)
             out = results[stage]
             out["times"] += r["times"]
