@@ -7,11 +7,11 @@ row on its line, without the whole file ever in memory. Any other file is read w
 and checked again on its bytes: each row's line is known from the line ends, or where
 quoted values hold line breaks from the quotes (vectorised), and only a file quoted out
 of the ordinary, or rows pandas cannot read, are gone through row by row with
-:mod:`csv`, which says what is wrong. The text is then validated column by column against the scenario in a few
-named checks, each running once per distinct value of a column (a log has few
-distinct dates, events, grades; ``benchmarks/bench_exact.py`` measures it all against
-``read_csv``). Every problem is reported at once as ``PATH:LINE: column: message``.
-Appending writes a new file beside
+:mod:`csv`, which says what is wrong. The text is then validated column by column
+against the scenario in a few named checks, each running once per distinct value of a
+column (:mod:`forecast._columns`; a log has few distinct dates, events, grades;
+``benchmarks/bench_exact.py`` measures it all against ``read_csv``). Every problem is
+reported at once as ``PATH:LINE: column: message``. Appending writes a new file beside
 the old one and renames it into place, so a failed append leaves the log as it was; it
 holds an exclusive lock throughout, so concurrent appends are serialised and none is lost
 (``docs/guarantees.md``).

@@ -579,7 +579,7 @@ def _moebius_prefixes(a: np.ndarray, precision: np.ndarray) -> tuple[np.ndarray,
         t10 += q10
         np.multiply(precision[j], t01, out=t11)
         t11 += q11
-        if j % 4 == 3:  # (a step never shrinks the diagonal: its sum stays >= 1 after a rescale)
+        if j % 4 == 3:  # (rescaled to a diagonal summing to 1; a step never shrinks the diagonal, so no entry overflows)
             scale = 1.0 / (t00 + t11)
             for t in (t00, t01, t10, t11):
                 t *= scale
